@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make demo    build everything and run the demo (the main job)
+# make check   build everything and run every test
+# make shell   boot the guest with a shell on the console
+# make series  emit the kernel series as git format-patch files
+#
+# Both main targets install what they need (apt, as root) on Debian 12.
+
+S := scripts
+
+.PHONY: all deps qemu kernel initramfs build check demo shell clean distclean
+
+all: build
+
+deps:
+	@$(S)/install-deps.sh
+	@$(S)/fetch-sources.sh
+
+qemu: deps
+	@$(S)/build-qemu.sh
+
+kernel: deps
+	@$(S)/build-kernel.sh
+
+initramfs: kernel
+	@$(S)/build-initramfs.sh
+
+build: qemu kernel initramfs
+
+check: build
+	@$(S)/check.sh
+
+demo: build
+	@$(S)/demo.sh
+
+shell: build
+	@$(S)/run-guest.sh --shell
+
+clean:
+	rm -rf build/kbuild build/initramfs build/check build/run build/qemu/obj
+
+distclean:
+	rm -rf build

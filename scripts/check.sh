@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Run every test: the host-side tests, then each guest configuration on the
+# hardware model.  Ends with the line "N passed, N failed, N skipped".
+# MKTME_TESTS=prog[,prog] limits the guest to those kselftest programs.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/build/check
+kunit=$top/build/linux/tools/testing/kunit
+rm -rf "$out"
+mkdir -p "$out"
+
+# Host tests: TAP producers, one per file.
+host_tests() {
+	local t name p f s
+	for t in "$top"/scripts/tests/*.t.sh; do
+		name=host-$(basename "$t" .t.sh)
+		KUNIT_DIR=$kunit bash "$t" >"$out/$name.tap" 2>&1
+		p=$(grep -Ec '^ok [0-9]+ ' "$out/$name.tap" | tr -d ' ')
+		s=$(grep -Ec '^ok [0-9]+ .*# SKIP' "$out/$name.tap" | tr -d ' ')
+		f=$(grep -Ec '^not ok [0-9]+ ' "$out/$name.tap" | tr -d ' ')
+		p=$((p - s))
+		if ! grep -q '^1\.\.[1-9]' "$out/$name.tap"; then f=$((f + 1)); fi
+		echo "$p $f $s" >"$out/$name.counts"
+		echo "$name: $p passed, $f failed, $s skipped"
+		[ "$f" = 0 ] || sed -n '/^not ok/,/^ok/p' "$out/$name.tap" | grep -v '^ok'
+	done
+}
+
+# guest_run NAME [run-guest.sh options]: boot, then judge the console.
+guest_run() {
+	local name=$1 rc=0 kunit_flag=()
+	shift
+	"$top/scripts/run-guest.sh" --run "$out/$name" \
+		${MKTME_TESTS:+--append "mktme_tests=$MKTME_TESTS"} "$@" || rc=$?
+	grep -q '^CONFIG_MKTME_KUNIT_TEST=y' "$top/build/kbuild/.config" && kunit_flag=(--expect-kunit)
+	python3 "$top/scripts/ktap-check.py" "$out/$name/console.log" --label "$name" \
+		--kunit-dir "$kunit" --counts "$out/$name.counts" --exit-code "$rc" \
+		"${kunit_flag[@]}"
+}
+
+host_tests
+guest_run guest
+
+read -r passed failed skipped < <(cat "$out"/*.counts |
+	awk '{p += $1; f += $2; s += $3} END {print p + 0, f + 0, s + 0}')
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

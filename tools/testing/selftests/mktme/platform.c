@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The machine the MKTME tests run on: the tests of key scope assume two
+ * packages, each owning one NUMA node with memory.  Check that the booted
+ * kernel sees exactly that, so that a misconfigured guest fails here and
+ * not as a puzzling key-table result elsewhere.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "../kselftest_harness.h"
+
+static int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	if (fgets(buf, len, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		ret = 0;
+	}
+	fclose(f);
+	return ret;
+}
+
+static long read_long(const char *path)
+{
+	char buf[64];
+
+	if (read_line(path, buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 0);
+}
+
+/* MemTotal of a node's meminfo, in kB. */
+static long node_mem_kb(int node)
+{
+	char path[96], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Node %*d MemTotal: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+TEST(kernel_is_6_12)
+{
+	struct utsname u;
+
+	ASSERT_EQ(0, uname(&u));
+	EXPECT_EQ(0, strncmp(u.release, "6.12.", 5)) {
+		TH_LOG("booted kernel is %s", u.release);
+	}
+	EXPECT_EQ(0, strcmp(u.machine, "x86_64"));
+}
+
+TEST(two_numa_nodes_with_memory)
+{
+	char online[64];
+	int node;
+
+	ASSERT_EQ(0, read_line("/sys/devices/system/node/online", online, sizeof(online)));
+	ASSERT_STREQ("0-1", online);
+	for (node = 0; node < 2; node++) {
+		long kb = node_mem_kb(node);
+
+		EXPECT_LT(64 * 1024, kb) {
+			TH_LOG("node %d has %ld kB of memory", node, kb);
+		}
+	}
+}
+
+TEST(one_package_per_node)
+{
+	char path[96];
+	long pkg[2];
+	int cpu;
+
+	for (cpu = 0; cpu < 2; cpu++) {
+		snprintf(path, sizeof(path),
+			 "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
+		pkg[cpu] = read_long(path);
+		ASSERT_LE(0, pkg[cpu]);
+		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/node%d", cpu, cpu);
+		EXPECT_EQ(0, access(path, F_OK)) {
+			TH_LOG("cpu%d is not on node %d", cpu, cpu);
+		}
+	}
+	EXPECT_NE(pkg[0], pkg[1]);
+}
+
+TEST_HARNESS_MAIN
