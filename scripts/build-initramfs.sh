@@ -21,6 +21,7 @@ cp "$top/scripts/guest/demo.sh" "$root/demo.sh"
 : >"$root/tests/list"
 for suite in mktme; do
 	echo "build-initramfs: building selftests/$suite"
+	mkdir -p "$out/selftests/$suite"
 	make -s -C "$tree/tools/testing/selftests/$suite" OUTPUT="$out/selftests/$suite" \
 		KHDR_INCLUDES="-isystem $obj/usr/include" LDFLAGS=-static CC="ccache gcc"
 	make -s -C "$tree/tools/testing/selftests/$suite" COLLECTION="$suite" emit_tests |

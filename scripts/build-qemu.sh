@@ -13,12 +13,16 @@ src=$top/build/src/qemu
 hash=$( { cat "$top/build/src/qemu.version" "$0"
 	  (cd "$top/emulator" && find qemu patches -type f -print0 | sort -z | xargs -0 -r sha256sum); } |
 	sha256sum | cut -c1-16)
-bin=$cache/qemu/$hash/qemu-system-x86_64
+dest=$cache/qemu/$hash
 mkdir -p "$out"
 
-if [ -x "$bin" ]; then
-	ln -sf "$bin" "$out/qemu-system-x86_64"
-	echo "build-qemu: cached $bin"
+install_links() {
+	ln -sfn "$dest/qemu-system-x86_64" "$out/qemu-system-x86_64"
+	ln -sfn "$dest/pc-bios" "$out/pc-bios"
+}
+if [ -x "$dest/qemu-system-x86_64" ] && [ -f "$dest/pc-bios/linuxboot_dma.bin" ]; then
+	install_links
+	echo "build-qemu: cached $dest"
 	exit 0
 fi
 
@@ -37,7 +41,15 @@ fi
 echo "build-qemu: building qemu-system-x86_64"
 ninja -C "$out/obj" qemu-system-x86_64 >"$out/obj/ninja.log" 2>&1 ||
 	{ grep -E 'error|FAILED' "$out/obj/ninja.log" | head -40; echo "build-qemu: build failed, see $out/obj/ninja.log" >&2; exit 1; }
-mkdir -p "$(dirname "$bin")"
-cp "$out/obj/qemu-system-x86_64" "$bin.tmp" && mv "$bin.tmp" "$bin"
-ln -sf "$bin" "$out/qemu-system-x86_64"
-echo "build-qemu: built $bin"
+# The option ROMs that load -kernel images (the dfsg tarball has none).
+grep -q '^ROMS=.*optionrom' "$out/obj/config-host.mak" ||
+	{ echo "build-qemu: configure found no 32-bit x86 compiler for the option ROMs (gcc-multilib)" >&2; exit 1; }
+make -s -C "$out/obj/pc-bios/optionrom" >"$out/obj/optionrom.log" 2>&1 ||
+	{ cat "$out/obj/optionrom.log"; echo "build-qemu: option ROM build failed" >&2; exit 1; }
+rm -rf "$dest.tmp"
+mkdir -p "$dest.tmp/pc-bios"
+cp "$out/obj/qemu-system-x86_64" "$dest.tmp/"
+cp "$out"/obj/pc-bios/optionrom/*.bin "$dest.tmp/pc-bios/"
+rm -rf "$dest" && mv "$dest.tmp" "$dest"
+install_links
+echo "build-qemu: built $dest"

@@ -34,7 +34,7 @@ done
 mkdir -p "$run"
 rm -f "$run/qmp.sock"
 
-args=(-L /usr/share/seabios -L /usr/lib/ipxe/qemu
+args=(-L "$top/build/qemu/pc-bios" -L /usr/share/seabios -L /usr/lib/ipxe/qemu
 	-machine q35 -accel tcg -cpu "$cpu" -m 512M
 	-smp 2,sockets=2,cores=1,threads=1
 	-object memory-backend-ram,id=m0,size=256M

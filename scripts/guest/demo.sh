@@ -6,7 +6,7 @@ section() { echo; echo "=== $* ==="; }
 section "kernel"
 uname -a
 section "memory encryption, as the kernel reports it"
-dmesg | grep -iE 'tme|mktme|pconfig' || echo "(no TME/MKTME lines in dmesg)"
+dmesg | grep -E 'x86/(tme|mktme)|mktme:|pconfig' || echo "(no TME/MKTME lines in dmesg)"
 section "CPU flags of interest"
 for f in tme pconfig; do
 	if grep -qw "$f" /proc/cpuinfo; then echo "$f: yes"; else echo "$f: no"; fi
