@@ -9,6 +9,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "hw/i386/mktme-xts.h"
 
 void mktme_xts_setkey(MktmeXts *x, const uint8_t *k1, const uint8_t *k2,

@@ -1,0 +1,558 @@
+/*
+ * TME-MK (multi-key total memory encryption) engine model
+ *
+ * With TME-MK active, the top KeyID bits of a physical address select one
+ * of the keys in the key table, and the memory controller encrypts every
+ * line written through that KeyID.  The model places one I/O region over
+ * the KeyID != 0 alias range [1 << shift, 1 << phys_bits); an access there
+ * is decrypted or encrypted with the key of its KeyID and reaches RAM at
+ * the address with the KeyID bits stripped, so RAM holds ciphertext.
+ *
+ * - AES-XTS, one data unit per 64-byte line, tweak = address >> 6
+ *   (KeyID bits excluded), K1 = KEY_FIELD_1, K2 = KEY_FIELD_2.
+ * - KeyID 0 is TME bypass: plain RAM, never through this engine.
+ * - One key table per package (socket): PCONFIG programs the executing
+ *   CPU's package, and an access uses the table of the package that owns
+ *   the address's NUMA node.
+ * - A KeyID not programmed since reset uses a key drawn at reset, so it
+ *   reads garbage; CLEAR_KEY and NO_ENCRYPT make a KeyID plaintext.
+ * - There is no cache: every access goes to RAM, so aliases through two
+ *   KeyIDs are always coherent here, unlike hardware.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/units.h"
+#include "qemu/guest-random.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-misc-target.h"
+#include "qapi/qmp/qdict.h"
+#include "monitor/hmp-target.h"
+#include "monitor/monitor.h"
+#include "exec/address-spaces.h"
+#include "exec/memory.h"
+#include "hw/boards.h"
+#include "hw/i386/x86.h"
+#include "hw/i386/pc.h"
+#include "hw/pci/pci_host.h"
+#include "hw/i386/mktme.h"
+#include "hw/i386/mktme-xts.h"
+#include "sysemu/numa.h"
+#include "sysemu/reset.h"
+#include "sysemu/sysemu.h"
+#include "sysemu/tcg.h"
+#include "cpu.h"
+
+#define MKTME_LINE 64
+
+typedef struct MktmeKey {
+    MktmeKeyState state;
+    uint32_t alg;               /* ENC_ALG bit, for encrypting states */
+    bool ready;                 /* @xts holds the key schedule */
+    MktmeXts xts;
+    uint64_t programs, reads, writes;
+} MktmeKey;
+
+typedef struct MktmePackage {
+    MktmeKey *keys;             /* indexed by KeyID, 1 << keyid_bits */
+    uint64_t pconfig_calls, pconfig_failures;
+} MktmePackage;
+
+typedef struct MktmeRange {
+    hwaddr start, end;
+    unsigned package;
+} MktmeRange;
+
+struct MktmeEngine {
+    Object parent_obj;
+
+    /* configuration, from the first CPU with tme=on */
+    unsigned phys_bits, keyid_bits, tdx_keyid_bits, max_keys;
+    uint32_t algs;
+
+    unsigned nr_packages;
+    MktmePackage *pkg;
+    MemoryRegion alias;
+    unsigned shift;             /* phys_bits - keyid_bits */
+
+    /* RAM, by package; addresses elsewhere are passed through unencrypted */
+    MktmeRange *ranges;
+    unsigned nr_ranges;
+
+    MktmeFault fault;
+    uint32_t fault_count;
+
+    Notifier machine_done;
+};
+
+static MktmeEngine *mktme;
+
+static const char *mktme_alg_name(uint32_t alg)
+{
+    return alg == MKTME_ALG_AES_XTS_256 ? "aes-xts-256" : "aes-xts-128";
+}
+
+static const MktmeRange *mktme_range(MktmeEngine *e, hwaddr pa)
+{
+    for (unsigned i = 0; i < e->nr_ranges; i++) {
+        if (pa >= e->ranges[i].start && pa < e->ranges[i].end) {
+            return &e->ranges[i];
+        }
+    }
+    return NULL;
+}
+
+/* The key for @keyid in @package's table, drawing reset keys lazily. */
+static MktmeKey *mktme_key(MktmeEngine *e, unsigned package, unsigned keyid)
+{
+    MktmeKey *k = &e->pkg[package].keys[keyid];
+
+    if (!k->ready) {
+        uint8_t rnd[2][32];
+
+        qemu_guest_getrandom_nofail(rnd, sizeof(rnd));
+        mktme_xts_setkey(&k->xts, rnd[0], rnd[1], 256);
+        memset(rnd, 0, sizeof(rnd));
+        k->ready = true;
+    }
+    return k;
+}
+
+static bool mktme_key_encrypts(const MktmeKey *k)
+{
+    return k->state != MKTME_KEY_STATE_CLEAR &&
+           k->state != MKTME_KEY_STATE_NO_ENCRYPT;
+}
+
+/*
+ * One access of at most 8 bytes through a KeyID alias.  TCG and the memory
+ * core split larger and unaligned accesses, so one never crosses a line.
+ */
+static MemTxResult mktme_access(MktmeEngine *e, hwaddr addr, uint8_t *buf,
+                                unsigned size, MemTxAttrs attrs, bool write)
+{
+    hwaddr full = addr + (1ULL << e->shift);
+    unsigned keyid = full >> e->shift;
+    hwaddr pa = full & ((1ULL << e->shift) - 1);
+    hwaddr line = pa & ~(hwaddr)(MKTME_LINE - 1);
+    const MktmeRange *r = mktme_range(e, pa);
+    uint8_t data[MKTME_LINE];
+    MemTxResult res;
+    MktmeKey *k;
+
+    assert((pa & (MKTME_LINE - 1)) + size <= MKTME_LINE);
+    if (!r) {
+        /* not RAM: the controller does not encrypt device memory */
+        return address_space_rw(&address_space_memory, pa, attrs, buf, size,
+                                write);
+    }
+    k = mktme_key(e, r->package, keyid);
+    if (write) {
+        k->writes++;
+    } else {
+        k->reads++;
+    }
+    if (!mktme_key_encrypts(k)) {
+        return address_space_rw(&address_space_memory, pa, attrs, buf, size,
+                                write);
+    }
+
+    res = address_space_read(&address_space_memory, line, attrs, data,
+                             MKTME_LINE);
+    if (res != MEMTX_OK) {
+        return res;
+    }
+    mktme_xts_decrypt(&k->xts, line >> 6, data, MKTME_LINE);
+    if (!write) {
+        memcpy(buf, data + (pa - line), size);
+        return MEMTX_OK;
+    }
+    memcpy(data + (pa - line), buf, size);
+    mktme_xts_encrypt(&k->xts, line >> 6, data, MKTME_LINE);
+    return address_space_write(&address_space_memory, line, attrs, data,
+                               MKTME_LINE);
+}
+
+static MemTxResult mktme_read(void *opaque, hwaddr addr, uint64_t *val,
+                              unsigned size, MemTxAttrs attrs)
+{
+    uint8_t buf[8];
+    MemTxResult res = mktme_access(opaque, addr, buf, size, attrs, false);
+
+    *val = ldn_le_p(buf, size);
+    return res;
+}
+
+static MemTxResult mktme_write(void *opaque, hwaddr addr, uint64_t val,
+                               unsigned size, MemTxAttrs attrs)
+{
+    uint8_t buf[8];
+
+    stn_le_p(buf, size, val);
+    return mktme_access(opaque, addr, buf, size, attrs, true);
+}
+
+static const MemoryRegionOps mktme_ops = {
+    .read_with_attrs = mktme_read,
+    .write_with_attrs = mktme_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = false,
+    },
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+    },
+};
+
+uint32_t mktme_key_program(unsigned package, uint16_t keyid, uint32_t cmd,
+                           uint32_t alg, const uint8_t *key1,
+                           const uint8_t *key2)
+{
+    MktmeEngine *e = mktme;
+    MktmePackage *pkg;
+    MktmeKey *k;
+    uint8_t k1[32], k2[32];
+    int bits = alg == MKTME_ALG_AES_XTS_256 ? 256 : 128;
+
+    assert(e && package < e->nr_packages && keyid < (1u << e->keyid_bits));
+    pkg = &e->pkg[package];
+    k = &pkg->keys[keyid];
+    pkg->pconfig_calls++;
+
+    if (e->fault_count &&
+        (e->fault == MKTME_FAULT_DEVICE_BUSY ||
+         cmd == MKTME_CMD_SET_KEY_RANDOM)) {
+        e->fault_count--;
+        pkg->pconfig_failures++;
+        return e->fault == MKTME_FAULT_DEVICE_BUSY ? MKTME_DEVICE_BUSY
+                                                   : MKTME_ENTROPY_ERROR;
+    }
+
+    switch (cmd) {
+    case MKTME_CMD_SET_KEY_DIRECT:
+    case MKTME_CMD_SET_KEY_RANDOM:
+        /* Only the bytes the algorithm needs are used. */
+        memcpy(k1, key1, bits / 8);
+        memcpy(k2, key2, bits / 8);
+        if (cmd == MKTME_CMD_SET_KEY_RANDOM) {
+            uint8_t rnd[2][32];
+
+            qemu_guest_getrandom_nofail(rnd, sizeof(rnd));
+            for (int i = 0; i < bits / 8; i++) {
+                k1[i] ^= rnd[0][i];
+                k2[i] ^= rnd[1][i];
+            }
+            memset(rnd, 0, sizeof(rnd));
+        }
+        mktme_xts_setkey(&k->xts, k1, k2, bits);
+        memset(k1, 0, sizeof(k1));
+        memset(k2, 0, sizeof(k2));
+        k->ready = true;
+        k->state = cmd == MKTME_CMD_SET_KEY_DIRECT ? MKTME_KEY_STATE_DIRECT
+                                                   : MKTME_KEY_STATE_RANDOM;
+        break;
+    case MKTME_CMD_CLEAR_KEY:
+        k->state = MKTME_KEY_STATE_CLEAR;
+        break;
+    case MKTME_CMD_NO_ENCRYPT:
+        k->state = MKTME_KEY_STATE_NO_ENCRYPT;
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    k->alg = alg;
+    k->programs++;
+    return MKTME_PROG_SUCCESS;
+}
+
+static void mktme_reset(void *opaque)
+{
+    MktmeEngine *e = opaque;
+    size_t n = 1u << e->keyid_bits;
+
+    /* Keys are ephemeral: a reset forgets them all. */
+    for (unsigned p = 0; p < e->nr_packages; p++) {
+        memset(e->pkg[p].keys, 0, n * sizeof(MktmeKey));
+        e->pkg[p].pconfig_calls = e->pkg[p].pconfig_failures = 0;
+    }
+    e->fault_count = 0;
+}
+
+/* The package of the first CPU on each NUMA node owns the node. */
+static unsigned mktme_node_package(MachineState *ms, unsigned node)
+{
+    const CPUArchIdList *cpus = ms->possible_cpus;
+
+    for (int i = 0; cpus && i < cpus->len; i++) {
+        const CpuInstanceProperties *p = &cpus->cpus[i].props;
+
+        if (p->has_node_id && p->node_id == node && p->has_socket_id) {
+            return p->socket_id;
+        }
+    }
+    return 0;
+}
+
+static void mktme_add_range(MktmeEngine *e, hwaddr start, hwaddr end,
+                            unsigned package)
+{
+    if (start >= end) {
+        return;
+    }
+    e->ranges = g_renew(MktmeRange, e->ranges, e->nr_ranges + 1);
+    e->ranges[e->nr_ranges++] = (MktmeRange){ start, end, package };
+}
+
+/*
+ * Lay out RAM as the x86 machines do: node after node from address 0,
+ * continuing at 4 GiB past the PCI hole.
+ */
+static void mktme_map_ram(MktmeEngine *e, MachineState *ms)
+{
+    X86MachineState *x86ms = X86_MACHINE(ms);
+    hwaddr below = x86ms->below_4g_mem_size;
+    int nodes = ms->numa_state ? ms->numa_state->num_nodes : 0;
+    hwaddr off = 0;
+
+    for (int n = 0; n < MAX(nodes, 1); n++) {
+        hwaddr size = nodes ? ms->numa_state->nodes[n].node_mem : ms->ram_size;
+        unsigned pkg = nodes ? mktme_node_package(ms, n) : 0;
+        hwaddr end = off + size;
+
+        pkg = MIN(pkg, e->nr_packages - 1);
+        mktme_add_range(e, MIN(off, below), MIN(end, below), pkg);
+        mktme_add_range(e, 4 * GiB + MAX(off, below) - below,
+                        4 * GiB + MAX(end, below) - below, pkg);
+        off = end;
+    }
+}
+
+static void mktme_machine_done(Notifier *n, void *unused)
+{
+    MktmeEngine *e = container_of(n, MktmeEngine, machine_done);
+    MachineState *ms = MACHINE(qdev_get_machine());
+    hwaddr limit = 1ULL << e->shift, top;
+    Object *host;
+
+    if (!object_dynamic_cast(OBJECT(ms), TYPE_X86_MACHINE)) {
+        error_report("tme=on: the TME-MK model needs a PC machine");
+        exit(1);
+    }
+    mktme_map_ram(e, ms);
+    top = 0;
+    for (unsigned i = 0; i < e->nr_ranges; i++) {
+        top = MAX(top, e->ranges[i].end);
+    }
+    host = object_resolve_path_type("", TYPE_PCI_HOST_BRIDGE, NULL);
+    if (host) {
+        top = MAX(top, object_property_get_uint(host,
+                                                PCI_HOST_PROP_PCI_HOLE64_END,
+                                                NULL));
+    }
+    if (top > limit) {
+        error_report("tme=on: guest memory and the 64-bit PCI hole end at "
+                     "0x%" HWADDR_PRIx ", past 0x%" HWADDR_PRIx " where "
+                     "KeyID 1 begins (phys-bits=%u, mktme-keyid-bits=%u); "
+                     "use less memory, raise phys-bits or lower "
+                     "mktme-keyid-bits", top, limit, e->phys_bits,
+                     e->keyid_bits);
+        exit(1);
+    }
+}
+
+static MktmeEngine *mktme_engine_new(X86CPU *cpu)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+    MktmeEngine *e = MKTME_ENGINE(object_new(TYPE_MKTME_ENGINE));
+    size_t nkeys = 1u << cpu->mktme_keyid_bits;
+
+    e->phys_bits = cpu->phys_bits;
+    e->keyid_bits = cpu->mktme_keyid_bits;
+    e->tdx_keyid_bits = cpu->mktme_tdx_keyid_bits;
+    e->max_keys = cpu->mktme_keys ? cpu->mktme_keys : nkeys - 1;
+    e->algs = (cpu->mktme_aes_xts_128 ? MKTME_ALG_AES_XTS_128 : 0) |
+              (cpu->mktme_aes_xts_256 ? MKTME_ALG_AES_XTS_256 : 0);
+    e->shift = e->phys_bits - e->keyid_bits;
+    e->nr_packages = MAX(ms->smp.sockets, 1);
+    e->pkg = g_new0(MktmePackage, e->nr_packages);
+    for (unsigned p = 0; p < e->nr_packages; p++) {
+        e->pkg[p].keys = g_new0(MktmeKey, nkeys);
+    }
+
+    object_property_add_child(OBJECT(ms), "mktme", OBJECT(e));
+    object_unref(OBJECT(e));
+    memory_region_init_io(&e->alias, OBJECT(e), &mktme_ops, e,
+                          "mktme-keyid-alias",
+                          (nkeys - 1) << e->shift);
+    /* above the PCI container, which spans the whole address space */
+    memory_region_add_subregion_overlap(get_system_memory(), 1ULL << e->shift,
+                                        &e->alias, 1);
+    e->machine_done.notify = mktme_machine_done;
+    qemu_add_machine_init_done_notifier(&e->machine_done);
+    qemu_register_reset(mktme_reset, e);
+    return e;
+}
+
+bool mktme_cpu_realize(X86CPU *cpu, Error **errp)
+{
+    CPUX86State *env = &cpu->env;
+    unsigned k = cpu->mktme_keyid_bits, p = cpu->mktme_tdx_keyid_bits;
+
+    if (!(env->features[FEAT_7_0_ECX] & CPUID_7_0_ECX_TME)) {
+        return true;
+    }
+    if (!tcg_enabled()) {
+        error_setg(errp, "tme=on: TME-MK is modelled under TCG only");
+        return false;
+    }
+    if (!(env->features[FEAT_8000_0001_EDX] & CPUID_EXT2_LM)) {
+        error_setg(errp, "tme=on needs a 64-bit CPU (lm=on)");
+        return false;
+    }
+    if (k < 1 || k > 15) {
+        error_setg(errp, "mktme-keyid-bits=%u: must be 1 to 15", k);
+        return false;
+    }
+    if (cpu->phys_bits < k + 32) {
+        error_setg(errp, "mktme-keyid-bits=%u leaves %d of phys-bits=%u for "
+                   "addresses, fewer than 32; raise phys-bits", k,
+                   (int)cpu->phys_bits - (int)k, cpu->phys_bits);
+        return false;
+    }
+    if (p >= k) {
+        error_setg(errp, "mktme-tdx-keyid-bits=%u: must be less than "
+                   "mktme-keyid-bits=%u", p, k);
+        return false;
+    }
+    if (cpu->mktme_keys > (1u << k) - 1) {
+        error_setg(errp, "mktme-keys=%u: %u KeyID bits hold at most %u keys",
+                   cpu->mktme_keys, k, (1u << k) - 1);
+        return false;
+    }
+    if (!cpu->mktme_aes_xts_128 && !cpu->mktme_aes_xts_256) {
+        error_setg(errp, "tme=on: at least one of mktme-aes-xts-128 and "
+                   "mktme-aes-xts-256 must be on");
+        return false;
+    }
+
+    if (!mktme) {
+        mktme = mktme_engine_new(cpu);
+        return true;
+    }
+    if (mktme->phys_bits != cpu->phys_bits || mktme->keyid_bits != k ||
+        mktme->tdx_keyid_bits != p ||
+        mktme->max_keys != (cpu->mktme_keys ?: (1u << k) - 1)) {
+        error_setg(errp, "tme=on: every CPU needs the same phys-bits and "
+                   "TME-MK properties");
+        return false;
+    }
+    return true;
+}
+
+MktmeInfo *qmp_query_mktme(Error **errp)
+{
+    MktmeEngine *e = mktme;
+    MktmeInfo *info;
+
+    if (!e) {
+        error_setg(errp, "TME-MK is not enabled (no CPU has tme=on)");
+        return NULL;
+    }
+    info = g_new0(MktmeInfo, 1);
+    info->keyid_bits = e->keyid_bits;
+    info->keyid_shift = e->shift;
+    info->max_keys = e->max_keys;
+    info->tdx_keyid_bits = e->tdx_keyid_bits;
+    info->pending_count = e->fault_count;
+    if (e->fault_count) {
+        info->has_pending_fault = true;
+        info->pending_fault = e->fault;
+    }
+    for (int p = e->nr_packages - 1; p >= 0; p--) {
+        MktmePackageInfo *pi = g_new0(MktmePackageInfo, 1);
+
+        pi->package = p;
+        pi->pconfig_calls = e->pkg[p].pconfig_calls;
+        pi->pconfig_failures = e->pkg[p].pconfig_failures;
+        for (int id = (1 << e->keyid_bits) - 1; id > 0; id--) {
+            const MktmeKey *k = &e->pkg[p].keys[id];
+            MktmeKeyInfo *ki;
+
+            if (!k->programs && !k->reads && !k->writes) {
+                continue;
+            }
+            ki = g_new0(MktmeKeyInfo, 1);
+            ki->keyid = id;
+            ki->state = k->state;
+            if (k->state == MKTME_KEY_STATE_DIRECT ||
+                k->state == MKTME_KEY_STATE_RANDOM) {
+                ki->algorithm = g_strdup(mktme_alg_name(k->alg));
+            }
+            ki->programs = k->programs;
+            ki->reads = k->reads;
+            ki->writes = k->writes;
+            QAPI_LIST_PREPEND(pi->keys, ki);
+        }
+        QAPI_LIST_PREPEND(info->packages, pi);
+    }
+    return info;
+}
+
+void qmp_mktme_inject_fault(MktmeFault error, uint32_t count, Error **errp)
+{
+    if (!mktme) {
+        error_setg(errp, "TME-MK is not enabled (no CPU has tme=on)");
+        return;
+    }
+    mktme->fault = error;
+    mktme->fault_count = count;
+}
+
+void hmp_info_mktme(Monitor *mon, const QDict *qdict)
+{
+    g_autoptr(MktmeInfo) info = qmp_query_mktme(NULL);
+
+    if (!info) {
+        monitor_printf(mon, "TME-MK is not enabled (no CPU has tme=on)\n");
+        return;
+    }
+    monitor_printf(mon, "KeyID bits %u at bit %u, %u keys, %u TDX KeyID "
+                   "bits\n", info->keyid_bits, info->keyid_shift,
+                   info->max_keys, info->tdx_keyid_bits);
+    if (info->pending_count) {
+        monitor_printf(mon, "next %u PCONFIGs fail with %s\n",
+                       info->pending_count,
+                       MktmeFault_str(info->pending_fault));
+    }
+    for (MktmePackageInfoList *p = info->packages; p; p = p->next) {
+        monitor_printf(mon, "package %u: %" PRIu64 " PCONFIGs, %" PRIu64
+                       " failed\n", p->value->package,
+                       p->value->pconfig_calls, p->value->pconfig_failures);
+        monitor_printf(mon, "  %5s  %-12s  %-11s  %8s  %12s  %12s\n", "KeyID",
+                       "state", "algorithm", "programs", "reads", "writes");
+        for (MktmeKeyInfoList *k = p->value->keys; k; k = k->next) {
+            monitor_printf(mon, "  %5u  %-12s  %-11s  %8" PRIu64 "  %12"
+                           PRIu64 "  %12" PRIu64 "\n", k->value->keyid,
+                           MktmeKeyState_str(k->value->state),
+                           k->value->algorithm ?: "-", k->value->programs,
+                           k->value->reads, k->value->writes);
+        }
+    }
+}
+
+static const TypeInfo mktme_engine_info = {
+    .name = TYPE_MKTME_ENGINE,
+    .parent = TYPE_OBJECT,
+    .instance_size = sizeof(MktmeEngine),
+};
+
+static void mktme_register_types(void)
+{
+    type_register_static(&mktme_engine_info);
+}
+
+type_init(mktme_register_types)
