@@ -14,7 +14,6 @@ pass args={...} for names that really contain '_'.  It returns the reply's
 seen while waiting are kept in .events.
 """
 import json
-import os
 import socket
 import time
 

@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # run-guest.sh [--shell] [--timeout SECS] [--append ARGS] [--cpu MODEL] [--run DIR]
+#              [-- QEMU ARGS...]
 #
-# Boot the built kernel and initramfs on the built QEMU (TCG): two sockets
+# Boot the built kernel and initramfs on the built QEMU (TCG) with the
+# TME-MK model on (--cpu, or MKTME_CPU, replaces the CPU): two sockets
 # with one CPU each, two NUMA nodes of 256 MiB, serial console, and a QMP
 # socket at RUN/qmp.sock for the host side.  Without --shell the console
 # goes to RUN/console.log and the exit status is QEMU's, or 124 when the
@@ -10,7 +12,10 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 shell=0 timeout=${MKTME_GUEST_TIMEOUT:-900} append="" run=$top/build/run
-cpu=${MKTME_CPU:-max}
+# An Intel CPU (Linux looks for TME only on Intel) with the TME-MK model:
+# phys-bits 46, KeyIDs in bits 45:40.
+model_cpu=max,vendor=GenuineIntel,family=6,model=106,tme=on,pconfig=on
+cpu=${MKTME_CPU:-$model_cpu}
 extra_qemu=()
 while [ $# -gt 0 ]; do
 	case "$1" in

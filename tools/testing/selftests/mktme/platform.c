@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/klog.h>
 #include <sys/utsname.h>
 
 #include "../kselftest_harness.h"
@@ -99,6 +100,63 @@ TEST(one_package_per_node)
 		}
 	}
 	EXPECT_NE(pkg[0], pkg[1]);
+}
+
+/* Whether /proc/cpuinfo's flags line of CPU 0 has @flag. */
+static int cpu_has(const char *flag)
+{
+	char line[4096], word[64];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	int found = 0;
+
+	if (!f)
+		return -1;
+	snprintf(word, sizeof(word), " %s ", flag);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5))
+			continue;
+		line[strcspn(line, "\n")] = ' ';
+		found = strstr(line, word) != NULL;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+static int dmesg_has(const char *text)
+{
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *buf;
+	int n, found;
+
+	if (len <= 0)
+		return -1;
+	buf = calloc(1, len + 1);
+	if (!buf)
+		return -1;
+	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
+	found = n > 0 && strstr(buf, text) != NULL;
+	free(buf);
+	return found;
+}
+
+/*
+ * The guest is booted with mktme_expect=tme on the TME-MK model and with
+ * mktme_expect=none on a CPU without it; the kernel passes the word to
+ * /init's environment.
+ */
+TEST(tme_as_the_platform_provides)
+{
+	const char *expect = getenv("mktme_expect");
+	int tme;
+
+	if (!expect)
+		SKIP(return, "boot with mktme_expect=tme or mktme_expect=none");
+	tme = !strcmp(expect, "tme");
+	ASSERT_EQ(tme, cpu_has("tme"));
+	ASSERT_EQ(tme, cpu_has("pconfig"));
+	ASSERT_EQ(tme, dmesg_has("x86/tme: enabled by BIOS"));
+	ASSERT_EQ(tme, dmesg_has("x86/mktme: BIOS enabled: x86_phys_bits reduced by 6"));
 }
 
 TEST_HARNESS_MAIN
