@@ -4,7 +4,7 @@
  *
  * QEMU's pvh.bin enters _start32 in 32-bit protected mode, paging off,
  * EBX = physical address of struct hvm_start_info.  We build our own GDT
- * and page tables, switch to long mode and call start64() -> main().
+ * and page tables, switch to long mode, and go start64 -> start_c() -> main().
  *
  * Page tables (1 GiB pages, all U/S so ring-3 code can run anywhere):
  *   PML4[0]     VA 0          .. 4 GiB   -> PA 0 .. 4 GiB

@@ -3,6 +3,8 @@
  * Proves the bare-metal framework: serial, command line, fault catching
  * at CPL0 and CPL3, SSE, and the KeyID alias mappings.
  * Boot with: -append answer=42 -cpu max,phys-bits=46
+ * With host=1 on the command line it also asks the host harness to read a
+ * guest variable (run.py's on_host_request must reply with its value).
  */
 #include "lib.h"
 
@@ -79,8 +81,18 @@ static void test_alias(void)
 	ktap_result(true, "keyid alias access");
 }
 
+static void test_host(void)
+{
+	static volatile u64 magic = 0x5a5a1234abcd;
+	char reply[64];
+
+	host_request(reply, sizeof(reply), "selftest-peek addr=0x%lx", (u64)&magic);
+	ktap_result(strtou64(reply, NULL) == magic, "host request reply '%s'", reply);
+}
+
 int main(const char *cmdline)
 {
+	bool host = arg_u64(cmdline, "host", 0);
 	char buf[32];
 	struct fault f;
 	u8 sse_buf[32];
@@ -89,7 +101,7 @@ int main(const char *cmdline)
 	u64 val;
 	int v;
 
-	ktap_plan(14);
+	ktap_plan(14 + host);
 	ktap_diag("cmdline: '%s'", cmdline);
 	cpuid(0x80000001, 0, &r);
 	v = r.edx >> 26 & 1;
@@ -145,5 +157,7 @@ int main(const char *cmdline)
 		    "SSE 16-byte load/store (%s)", vector_name(v));
 
 	test_alias();
+	if (host)
+		test_host();
 	ktap_exit();
 }
