@@ -9,7 +9,7 @@
 
 S := scripts
 
-.PHONY: all deps qemu kernel initramfs build check demo shell clean distclean
+.PHONY: all deps qemu kernel initramfs emulator-tests build check demo shell clean distclean
 
 all: build
 
@@ -26,7 +26,11 @@ kernel: deps
 initramfs: kernel
 	@$(S)/build-initramfs.sh
 
-build: qemu kernel initramfs
+emulator-tests: qemu
+	@$(MAKE) -s -C emulator/tests/baremetal
+	@$(MAKE) -s -C emulator/tests/host
+
+build: qemu kernel initramfs emulator-tests
 
 check: build
 	@$(S)/check.sh
@@ -38,7 +42,7 @@ shell: build
 	@$(S)/run-guest.sh --shell
 
 clean:
-	rm -rf build/kbuild build/initramfs build/check build/run build/qemu/obj
+	rm -rf build/kbuild build/initramfs build/check build/run build/qemu/obj build/emulator-tests
 
 distclean:
 	rm -rf build

@@ -13,9 +13,9 @@ mkdir -p "$out"
 # Host tests: TAP producers, one per file.
 host_tests() {
 	local t name p f s
-	for t in "$top"/scripts/tests/*.t.sh; do
+	for t in "$top"/scripts/tests/*.t.sh "$top"/build/emulator-tests/xts-test; do
 		name=host-$(basename "$t" .t.sh)
-		KUNIT_DIR=$kunit bash "$t" >"$out/$name.tap" 2>&1
+		KUNIT_DIR=$kunit "$t" >"$out/$name.tap" 2>&1
 		p=$(grep -Ec '^ok [0-9]+ ' "$out/$name.tap" | tr -d ' ')
 		s=$(grep -Ec '^ok [0-9]+ .*# SKIP' "$out/$name.tap" | tr -d ' ')
 		f=$(grep -Ec '^not ok [0-9]+ ' "$out/$name.tap" | tr -d ' ')
@@ -40,6 +40,10 @@ guest_run() {
 }
 
 host_tests
+echo "emulator: the hardware model on its own (emulator/tests/suite.py)"
+python3 "$top/emulator/tests/suite.py" --counts "$out/emulator.counts" >"$out/emulator.ktap" 2>&1
+grep -E '^(not ok|ok) |^    not ok|passed, ' "$out/emulator.ktap" | grep -v '^ok ' || true
+[ -s "$out/emulator.counts" ] || { tail -20 "$out/emulator.ktap"; echo "0 1 0" >"$out/emulator.counts"; }
 # The model as the kernel sees it, then stock QEMU's CPU (no TME).
 guest_run guest --append mktme_expect=tme
 guest_run guest-notme --cpu max,vendor=GenuineIntel,family=6,model=106 \

@@ -490,6 +490,7 @@ MktmeInfo *qmp_query_mktme(Error **errp)
             ki->state = k->state;
             if (k->state == MKTME_KEY_STATE_DIRECT ||
                 k->state == MKTME_KEY_STATE_RANDOM) {
+                ki->has_algorithm = true;
                 ki->algorithm = g_strdup(mktme_alg_name(k->alg));
             }
             ki->programs = k->programs;
