@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
-from run import DEFAULT_QEMU, boot  # noqa: E402
+from run import BIOS_DIRS, DEFAULT_QEMU, boot  # noqa: E402
 
 OUT = Path(os.environ.get('MKTME_EMULATOR_TESTS', REPO / 'build/emulator-tests'))
 XTS_REF = OUT / 'xts-ref'
@@ -197,6 +197,8 @@ def run_case(case, n, timeout):
 def run_host_case(case, n):
     cmd = [str(DEFAULT_QEMU), '-display', 'none', '-nodefaults', '-machine', 'q35',
            '-accel', 'tcg', '-cpu', case.cpu, *case.extra, '-S']
+    for d in BIOS_DIRS:
+        cmd += ['-L', str(d)]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
                            stdin=subprocess.DEVNULL)
