@@ -53,7 +53,7 @@ struct key_program {
 _Static_assert(sizeof(struct key_program) == 192, "MKTME_KEY_PROGRAM_STRUCT");
 
 struct pconfig_op {
-	u32 leaf;		/* EAX */
+	u64 leaf;		/* RAX; the leaf is EAX */
 	u64 rbx;
 	u64 flags;		/* RFLAGS loaded before, then RFLAGS after */
 	u64 rax;		/* RAX after */
@@ -213,11 +213,17 @@ static bool completed_with(int v, const struct pconfig_op *op, u64 rax)
 	       (op->flags & ARITH_FLAGS) == (rax ? X86_ZF : 0);
 }
 
+enum variant {
+	PLAIN,
+	JUNK,			/* fields PCONFIG ignores are not zero */
+	RAX_HIGH,		/* RAX[63:32] set around leaf 0 in EAX */
+};
+
 /*
  * A well-formed PCONFIG of @keyid that must succeed.  All arithmetic flags
  * go in set, so each must be seen cleared.
  */
-static void check_program(u32 keyid, u32 cmd, u32 alg, bool junk)
+static void check_program(u32 keyid, u32 cmd, u32 alg, enum variant var)
 {
 	struct key_program *kp = fill(0, keyid, CTRL(cmd, alg));
 	struct pconfig_op op = {
@@ -228,15 +234,18 @@ static void check_program(u32 keyid, u32 cmd, u32 alg, bool junk)
 	struct fault f;
 	int v;
 
-	if (junk) {
+	if (var == JUNK) {
 		/* Ignored by current SDMs; rev 1.3 of the spec wanted them 0 */
 		memset(kp->rsvd, 0xa5, sizeof(kp->rsvd));
 		memset(kp->key_field_1 + 32, 0x5a, 32);
 		memset(kp->key_field_2 + 32, 0x5a, 32);
 	}
+	if (var == RAX_HIGH)
+		op.leaf = 0xffffffff00000000ull;
 	snprintf(what, sizeof(what), "%s %s KeyID %u%s", cmd_names[cmd],
 		 alg_name(alg), keyid,
-		 junk ? " with bytes 6-63 and key bytes 32-63 non-zero" : "");
+		 var == JUNK ? " with bytes 6-63 and key bytes 32-63 non-zero" :
+		 var == RAX_HIGH ? " with RAX 0xffffffff00000000" : "");
 	v = pconfig(&op, &f);
 	ktap_result(completed_with(v, &op, PROG_SUCCESS),
 		    "PCONFIG %s succeeds: fault %s, RAX 0x%lx, RFLAGS 0x%lx (ZF CF PF AF OF SF set before), want RAX 0 and them clear",
@@ -328,7 +337,7 @@ static void test_ud(void)
 			.prefix = prefixes[i].byte,
 		};
 		v = pconfig(&op, &f);
-		ktap_result(v == 6, "PCONFIG with a %s prefix (%02x) raises #UD: %s%s",
+		ktap_result(v == 6, "PCONFIG with prefix %s (%02x) raises #UD: %s%s",
 			    prefixes[i].name, prefixes[i].byte, vector_name(v),
 			    v == NO_FAULT ? " (it completed)" : "");
 	}
@@ -461,7 +470,7 @@ static void test_commands(void)
 		if (!(cfg.algs & algs[i]))
 			continue;
 		for (cmd = CMD_DIRECT; cmd <= CMD_NO_ENCRYPT; cmd++)
-			check_program(keyid, cmd, algs[i], false);
+			check_program(keyid, cmd, algs[i], PLAIN);
 		keyid++;
 	}
 }
@@ -475,14 +484,14 @@ static void test_inject(void)
 	ktap_result(!strcmp(reply, "ok"), "inject 2 DEVICE_BUSY: host '%s'", reply);
 	check_program_fails(keyid, CMD_DIRECT, DEVICE_BUSY, "while busy (1 of 2)");
 	check_program_fails(keyid, CMD_DIRECT, DEVICE_BUSY, "while busy (2 of 2)");
-	check_program(keyid, CMD_DIRECT, cfg.alg, false);
+	check_program(keyid, CMD_DIRECT, cfg.alg, PLAIN);
 
 	host_request(reply, sizeof(reply), "inject error=entropy-error count=1");
 	ktap_result(!strcmp(reply, "ok"), "inject 1 ENTROPY_ERROR: host '%s'", reply);
 	/* DIRECT needs no entropy, so it must leave the injection for RANDOM */
-	check_program(keyid, CMD_DIRECT, cfg.alg, false);
+	check_program(keyid, CMD_DIRECT, cfg.alg, PLAIN);
 	check_program_fails(keyid, CMD_RANDOM, ENTROPY_ERROR, "without entropy");
-	check_program(keyid, CMD_RANDOM, cfg.alg, false);
+	check_program(keyid, CMD_RANDOM, cfg.alg, PLAIN);
 
 	host_request(reply, sizeof(reply), "calls");
 	snprintf(want, sizeof(want), "%u/3", nr_completed);
@@ -524,7 +533,7 @@ int main(const char *cmdline)
 			  r.ecx, r.edx);
 
 	nalgs = !!(cfg.algs & ALG_XTS_128) + !!(cfg.algs & ALG_XTS_256);
-	ktap_plan(62 + 12 * nalgs);
+	ktap_plan(65 + 12 * nalgs);
 	cpuid(1, 0, &r);
 	ktap_diag("keyid_bits %u max_keys %u tdx_bits %u algs 0x%x; KeyIDs 1-%u usable; APIC ID %u",
 		  cfg.keyid_bits, cfg.max_keys, cfg.tdx_bits, cfg.algs,
@@ -534,8 +543,9 @@ int main(const char *cmdline)
 	test_gp();
 	test_pf();
 	test_commands();
-	check_program(cfg.last_mktme, CMD_DIRECT, cfg.alg, false);
-	check_program(5, CMD_DIRECT, cfg.alg, true);
+	check_program(cfg.last_mktme, CMD_DIRECT, cfg.alg, PLAIN);
+	check_program(5, CMD_DIRECT, cfg.alg, JUNK);
+	check_program(5, CMD_NO_ENCRYPT, cfg.alg, RAX_HIGH);
 	test_inject();
 
 	host_request(reply, sizeof(reply), "hmp");

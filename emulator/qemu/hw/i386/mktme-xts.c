@@ -36,7 +36,7 @@ static void xts_next_tweak(uint8_t *t)
     }
 }
 
-static void xts_first_tweak(const MktmeXts *x, uint64_t dun, uint8_t *t)
+void mktme_xts_tweak(const MktmeXts *x, uint64_t dun, uint8_t *t)
 {
     uint8_t iv[MKTME_XTS_BLOCK] = { 0 };
 
@@ -44,13 +44,13 @@ static void xts_first_tweak(const MktmeXts *x, uint64_t dun, uint8_t *t)
     AES_encrypt(iv, t, &x->tweak_enc);
 }
 
-static void xts_crypt(const MktmeXts *x, uint64_t dun, uint8_t *buf,
-                      size_t len, bool enc)
+void mktme_xts_crypt(const MktmeXts *x, const uint8_t *tweak, uint8_t *buf,
+                     size_t len, bool enc)
 {
     uint8_t t[MKTME_XTS_BLOCK], b[MKTME_XTS_BLOCK];
 
     assert(len % MKTME_XTS_BLOCK == 0);
-    xts_first_tweak(x, dun, t);
+    memcpy(t, tweak, MKTME_XTS_BLOCK);
     for (size_t off = 0; off < len; off += MKTME_XTS_BLOCK) {
         for (int i = 0; i < MKTME_XTS_BLOCK; i++) {
             b[i] = buf[off + i] ^ t[i];
@@ -70,11 +70,17 @@ static void xts_crypt(const MktmeXts *x, uint64_t dun, uint8_t *buf,
 void mktme_xts_encrypt(const MktmeXts *x, uint64_t dun, uint8_t *buf,
                        size_t len)
 {
-    xts_crypt(x, dun, buf, len, true);
+    uint8_t t[MKTME_XTS_BLOCK];
+
+    mktme_xts_tweak(x, dun, t);
+    mktme_xts_crypt(x, t, buf, len, true);
 }
 
 void mktme_xts_decrypt(const MktmeXts *x, uint64_t dun, uint8_t *buf,
                        size_t len)
 {
-    xts_crypt(x, dun, buf, len, false);
+    uint8_t t[MKTME_XTS_BLOCK];
+
+    mktme_xts_tweak(x, dun, t);
+    mktme_xts_crypt(x, t, buf, len, false);
 }

@@ -17,7 +17,9 @@
  * - A KeyID not programmed since reset uses a key drawn at reset, so it
  *   reads garbage; CLEAR_KEY and NO_ENCRYPT make a KeyID plaintext.
  * - There is no cache: every access goes to RAM, so aliases through two
- *   KeyIDs are always coherent here, unlike hardware.
+ *   KeyIDs are always coherent here, unlike hardware.  (The engine keeps
+ *   the plaintext of recent lines only to skip decryption, and only while
+ *   the ciphertext in RAM is unchanged.)
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -45,11 +47,13 @@
 #include "cpu.h"
 
 #define MKTME_LINE 64
+#define MKTME_LINE_CACHE 1024       /* entries, direct-mapped by address */
 
 typedef struct MktmeKey {
     MktmeKeyState state;
     uint32_t alg;               /* ENC_ALG bit, for encrypting states */
     bool ready;                 /* @xts holds the key schedule */
+    uint32_t gen;               /* bumped whenever the key changes */
     MktmeXts xts;
     uint64_t programs, reads, writes;
 } MktmeKey;
@@ -58,6 +62,21 @@ typedef struct MktmePackage {
     MktmeKey *keys;             /* indexed by KeyID, 1 << keyid_bits */
     uint64_t pconfig_calls, pconfig_failures;
 } MktmePackage;
+
+/*
+ * A line's plaintext, valid for @key at @gen while RAM still holds @ct:
+ * software AES is the engine's cost, and accesses come 1 to 8 bytes at a
+ * time, mostly to the line of the previous one.
+ */
+typedef struct MktmeLine {
+    hwaddr line;
+    MktmeKey *key;
+    uint32_t gen;
+    bool valid;                 /* @ct and @pt hold a line */
+    uint8_t tweak[MKTME_XTS_BLOCK];
+    uint8_t ct[MKTME_LINE];
+    uint8_t pt[MKTME_LINE];
+} MktmeLine;
 
 typedef struct MktmeRange {
     hwaddr start, end;
@@ -83,6 +102,8 @@ struct MktmeEngine {
     MktmeFault fault;
     uint32_t fault_count;
 
+    MktmeLine *lines;
+
     Notifier machine_done;
 };
 
@@ -103,6 +124,12 @@ static const MktmeRange *mktme_range(MktmeEngine *e, hwaddr pa)
     return NULL;
 }
 
+/* Mix in higher bits: copies between page-aligned buffers would collide. */
+static unsigned mktme_line_slot(hwaddr line)
+{
+    return ((line >> 6) ^ (line >> 16) ^ (line >> 26)) % MKTME_LINE_CACHE;
+}
+
 /* The key for @keyid in @package's table, drawing reset keys lazily. */
 static MktmeKey *mktme_key(MktmeEngine *e, unsigned package, unsigned keyid)
 {
@@ -115,6 +142,7 @@ static MktmeKey *mktme_key(MktmeEngine *e, unsigned package, unsigned keyid)
         mktme_xts_setkey(&k->xts, rnd[0], rnd[1], 256);
         memset(rnd, 0, sizeof(rnd));
         k->ready = true;
+        k->gen++;
     }
     return k;
 }
@@ -139,6 +167,7 @@ static MemTxResult mktme_access(MktmeEngine *e, hwaddr addr, uint8_t *buf,
     const MktmeRange *r = mktme_range(e, pa);
     uint8_t data[MKTME_LINE];
     MemTxResult res;
+    MktmeLine *c;
     MktmeKey *k;
 
     assert((pa & (MKTME_LINE - 1)) + size <= MKTME_LINE);
@@ -163,14 +192,28 @@ static MemTxResult mktme_access(MktmeEngine *e, hwaddr addr, uint8_t *buf,
     if (res != MEMTX_OK) {
         return res;
     }
-    mktme_xts_decrypt(&k->xts, line >> 6, data, MKTME_LINE);
+    c = &e->lines[mktme_line_slot(line)];
+    if (c->line != line || c->key != k || c->gen != k->gen) {
+        c->line = line;
+        c->key = k;
+        c->gen = k->gen;
+        mktme_xts_tweak(&k->xts, line >> 6, c->tweak);
+        c->valid = false;
+    }
+    if (!c->valid || memcmp(c->ct, data, MKTME_LINE)) {
+        memcpy(c->ct, data, MKTME_LINE);
+        memcpy(c->pt, data, MKTME_LINE);
+        mktme_xts_crypt(&k->xts, c->tweak, c->pt, MKTME_LINE, false);
+        c->valid = true;
+    }
     if (!write) {
-        memcpy(buf, data + (pa - line), size);
+        memcpy(buf, c->pt + (pa - line), size);
         return MEMTX_OK;
     }
-    memcpy(data + (pa - line), buf, size);
-    mktme_xts_encrypt(&k->xts, line >> 6, data, MKTME_LINE);
-    return address_space_write(&address_space_memory, line, attrs, data,
+    memcpy(c->pt + (pa - line), buf, size);
+    memcpy(c->ct, c->pt, MKTME_LINE);
+    mktme_xts_crypt(&k->xts, c->tweak, c->ct, MKTME_LINE, true);
+    return address_space_write(&address_space_memory, line, attrs, c->ct,
                                MKTME_LINE);
 }
 
@@ -265,6 +308,7 @@ uint32_t mktme_key_program(unsigned package, uint16_t keyid, uint32_t cmd,
         g_assert_not_reached();
     }
     k->alg = alg;
+    k->gen++;
     k->programs++;
     return MKTME_PROG_SUCCESS;
 }
@@ -275,6 +319,7 @@ static void mktme_reset(void *opaque)
     size_t n = 1u << e->keyid_bits;
 
     /* Keys are ephemeral: a reset forgets them all. */
+    memset(e->lines, 0, MKTME_LINE_CACHE * sizeof(MktmeLine));
     for (unsigned p = 0; p < e->nr_packages; p++) {
         memset(e->pkg[p].keys, 0, n * sizeof(MktmeKey));
         e->pkg[p].pconfig_calls = e->pkg[p].pconfig_failures = 0;
@@ -378,6 +423,7 @@ static MktmeEngine *mktme_engine_new(X86CPU *cpu)
               (cpu->mktme_aes_xts_256 ? MKTME_ALG_AES_XTS_256 : 0);
     e->shift = e->phys_bits - e->keyid_bits;
     e->nr_packages = MAX(ms->smp.sockets, 1);
+    e->lines = g_new0(MktmeLine, MKTME_LINE_CACHE);
     e->pkg = g_new0(MktmePackage, e->nr_packages);
     for (unsigned p = 0; p < e->nr_packages; p++) {
         e->pkg[p].keys = g_new0(MktmeKey, nkeys);

@@ -29,4 +29,12 @@ void mktme_xts_encrypt(const MktmeXts *x, uint64_t dun, uint8_t *buf,
 void mktme_xts_decrypt(const MktmeXts *x, uint64_t dun, uint8_t *buf,
                        size_t len);
 
+/*
+ * The same in two steps, for callers that reuse a data unit's encrypted
+ * tweak @t (16 bytes): mktme_xts_tweak() computes it from @dun.
+ */
+void mktme_xts_tweak(const MktmeXts *x, uint64_t dun, uint8_t *t);
+void mktme_xts_crypt(const MktmeXts *x, const uint8_t *t, uint8_t *buf,
+                     size_t len, bool enc);
+
 #endif
