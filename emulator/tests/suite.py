@@ -69,6 +69,9 @@ CASES = [
     Case('pconfig-partitioned', 't-pconfig',
          MODEL + ',mktme-keys=20,mktme-tdx-keyid-bits=1,mktme-aes-xts-256=off',
          'keyid_bits=6 max_keys=20 tdx_bits=1 algs=1', NUMA),
+    # TDX KeyIDs that MAX_KEYS alone would allow: only the TDX rule refuses.
+    Case('pconfig-tdx', 't-pconfig', MODEL + ',mktme-keys=40,mktme-tdx-keyid-bits=1',
+         'keyid_bits=6 max_keys=40 tdx_bits=1 algs=5', NUMA),
     Case('engine', 't-engine', MODEL, '', NUMA),
     Case('engine-7bit', 't-engine', MODEL + ',phys-bits=48,mktme-keyid-bits=7',
          'keyid_bits=7', NUMA),

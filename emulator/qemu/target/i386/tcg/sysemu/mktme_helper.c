@@ -122,8 +122,10 @@ void helper_pconfig(CPUX86State *env)
 
     addr = env->regs[R_EBX];
     if (env->hflags & HF_CS64_MASK) {
-        /* DS has no base in 64-bit mode */
-        if (((int64_t)addr << 16 >> 16) != (int64_t)addr) {
+        /* DS has no base in 64-bit mode; canonical per the paging depth */
+        int top = env->cr[4] & CR4_LA57_MASK ? 56 : 47;
+
+        if ((int64_t)addr >> top != 0 && (int64_t)addr >> top != -1) {
             pconfig_gp(env, ra);
         }
     } else {
