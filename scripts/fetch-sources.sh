@@ -25,8 +25,12 @@ if [ "$(cat "$src/qemu.version" 2>/dev/null)" != "$qver" ]; then
 	echo "fetch-sources: fetching qemu source $qver"
 	rm -rf "$src/qemu" "$src/qemu-dl"
 	mkdir -p "$src/qemu-dl"
-	(cd "$src/qemu-dl" && apt-get source -q --download-only "qemu=1:$qver" >/dev/null &&
-		dpkg-source -q -x ./*.dsc qemu >/dev/null)
+	# Debian's keyring is not installed for source packages: the archive's
+	# Release signature already vouches for the files' checksums.
+	(cd "$src/qemu-dl" &&
+		apt-get source -q -o APT::Sandbox::User=root --download-only "qemu=1:$qver" >../qemu-dl.log 2>&1 &&
+		dpkg-source -q --no-check -x ./*.dsc qemu >>../qemu-dl.log 2>&1) ||
+		{ cat "$src/qemu-dl.log" >&2; echo "fetch-sources: could not fetch the qemu source" >&2; exit 1; }
 	mv "$src/qemu-dl/qemu" "$src/qemu"
 	rm -rf "$src/qemu-dl"
 	echo "$qver" >"$src/qemu.version"

@@ -49,7 +49,7 @@ args=(-L "$top/build/qemu/pc-bios" -L /usr/share/seabios -L /usr/lib/ipxe/qemu
 	-kernel "$kernel" -initrd "$initrd"
 	-display none -no-reboot -nodefaults
 	-qmp "unix:$run/qmp.sock,server=on,wait=off")
-cmdline="console=ttyS0 panic=-1 loglevel=6$append"
+cmdline="console=ttyS0 panic=-1 loglevel=7$append"
 
 if [ "$shell" = 1 ]; then
 	exec "$qemu" "${args[@]}" -append "$cmdline mktme_shell=1" \

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Intel Multi-Key Total Memory Encryption (TME-MK): the kernel-wide
+ * interface.  Documentation/arch/x86/mktme.rst describes the design.
+ *
+ * Included from asm/page.h: keep the dependencies minimal.
+ */
+#ifndef _ASM_X86_MKTME_H
+#define _ASM_X86_MKTME_H
+
+#include <linux/types.h>
+
+struct page;
+struct page_ext_operations;
+
+#ifdef CONFIG_X86_MKTME
+
+/* Usable KeyIDs are 1..mktme_nr_keyids; 0 when MKTME is not in use. */
+extern unsigned int mktme_nr_keyids;
+/* KeyID k sits at physical address bit mktme_keyid_shift */
+extern unsigned int mktme_keyid_shift;
+extern phys_addr_t mktme_keyid_mask;
+
+static inline bool mktme_enabled(void)
+{
+	return mktme_nr_keyids;
+}
+
+extern struct page_ext_operations page_mktme_ops;
+
+/* The KeyID a page's contents are encrypted with; 0: none. */
+int page_keyid(const struct page *page);
+
+/*
+ * Every KeyID has its alias of the direct mapping, at the direct-mapping
+ * address of the physical address with the KeyID bits set: page_address()
+ * of an encrypted page is in its KeyID's alias, so the kernel reads and
+ * writes it in plaintext.
+ */
+unsigned long mktme_page_virt_offset(const struct page *page);
+
+#define HAVE_ARCH_ALLOC_PAGE
+#define HAVE_ARCH_FREE_PAGE
+void __mktme_alloc_page(struct page *page, int order);
+void __mktme_free_page(struct page *page, int order);
+
+static inline void arch_alloc_page(struct page *page, int order)
+{
+	if (mktme_nr_keyids)
+		__mktme_alloc_page(page, order);
+}
+
+static inline void arch_free_page(struct page *page, int order)
+{
+	if (mktme_nr_keyids)
+		__mktme_free_page(page, order);
+}
+
+/*
+ * Allocations for a VMA with a KeyID are prepared for that KeyID: the
+ * allocator hands pages over with their lines flushed if they last held
+ * another KeyID, so that __GFP_ZERO and the fault path zero them through
+ * it.  See linux/gfp.h.
+ */
+#define HAVE_ARCH_ALLOC_PAGE_FOR_VMA
+unsigned int arch_alloc_page_for_vma_begin(unsigned long vm_flags);
+void arch_alloc_page_for_vma_end(unsigned int keyid, struct page *page,
+				 int order);
+
+#else /* !CONFIG_X86_MKTME */
+
+#define mktme_nr_keyids		0U
+#define mktme_keyid_mask	((phys_addr_t)0)
+
+static inline bool mktme_enabled(void)
+{
+	return false;
+}
+
+static inline int page_keyid(const struct page *page)
+{
+	return 0;
+}
+
+#endif /* CONFIG_X86_MKTME */
+
+#endif /* _ASM_X86_MKTME_H */

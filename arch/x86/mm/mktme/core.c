@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Intel Multi-Key Total Memory Encryption: enumeration, enabling, KeyIDs
+ *
+ * Firmware activates TME-MK and locks IA32_TME_ACTIVATE; the kernel reads
+ * the KeyID geometry from it, takes the KeyID bits out of the physical
+ * address mask, maps one alias of the direct mapping per KeyID and hands
+ * KeyIDs out from an IDA.  See Documentation/arch/x86/mktme.rst.
+ */
+#define pr_fmt(fmt) "x86/mktme: " fmt
+
+#include <linux/bitfield.h>
+#include <linux/idr.h>
+#include <linux/init.h>
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <asm/cpufeature.h>
+#include <asm/msr.h>
+#include <asm/processor.h>
+
+#include "mktme.h"
+
+#define MSR_TME_CAPABILITY		0x981
+#define MSR_TME_ACTIVATE		0x982
+
+#define TME_ACTIVATE_LOCKED		BIT_ULL(0)
+#define TME_ACTIVATE_ENABLED		BIT_ULL(1)
+#define TME_ACTIVATE_KEYID_BITS		GENMASK_ULL(35, 32)
+#define TME_ACTIVATE_TDX_KEYID_BITS	GENMASK_ULL(39, 36)
+#define TME_ACTIVATE_CRYPTO_ALGS	GENMASK_ULL(63, 48)
+#define TME_CAP_MAX_KEYS		GENMASK_ULL(50, 36)
+
+#define CPUID_PCONFIG_LEAF		0x1b
+#define PCONFIG_SUBLEAF_TYPE		GENMASK(11, 0)
+#define PCONFIG_SUBLEAF_TARGETS		1
+#define PCONFIG_TARGET_MKTME		1
+
+unsigned int mktme_nr_keyids __ro_after_init;
+unsigned int mktme_keyid_shift __ro_after_init;
+phys_addr_t mktme_keyid_mask __ro_after_init;
+struct mktme_geometry mktme_geo __ro_after_init;
+struct mktme_counters mktme_stats;
+atomic_long_t *mktme_keyid_pages __ro_after_init;
+
+static DEFINE_IDA(mktme_keyid_ida);
+static atomic_t mktme_keyids_used = ATOMIC_INIT(0);
+
+static bool mktme_off __initdata;
+
+static int __init mktme_param(char *arg)
+{
+	if (!arg || strcmp(arg, "off"))
+		return -EINVAL;
+	mktme_off = true;
+	return 0;
+}
+early_param("mktme", mktme_param);
+
+static bool __init pconfig_has_mktme_target(void)
+{
+	unsigned int sub, eax, ebx, ecx, edx;
+
+	if (boot_cpu_data.cpuid_level < CPUID_PCONFIG_LEAF)
+		return false;
+	for (sub = 0; ; sub++) {
+		cpuid_count(CPUID_PCONFIG_LEAF, sub, &eax, &ebx, &ecx, &edx);
+		if (!FIELD_GET(PCONFIG_SUBLEAF_TYPE, eax))
+			return false;
+		if (FIELD_GET(PCONFIG_SUBLEAF_TYPE, eax) == PCONFIG_SUBLEAF_TARGETS &&
+		    (ebx == PCONFIG_TARGET_MKTME || ecx == PCONFIG_TARGET_MKTME ||
+		     edx == PCONFIG_TARGET_MKTME))
+			return true;
+	}
+}
+
+/*
+ * Read the geometry firmware activated.  Called from the page_ext "need"
+ * callback, before initcalls, and again by mktme_init(): the answer is
+ * computed once.  MKTME is enabled only at the end of mktme_init().
+ */
+bool __init mktme_detect(void)
+{
+	static int detected = -1;
+	struct mktme_geometry *g = &mktme_geo;
+	u64 activate, cap, part;
+
+	if (detected >= 0)
+		return detected;
+	detected = 0;
+
+	/* detect_tme_early() cleared TME unless firmware locked it on */
+	if (!boot_cpu_has(X86_FEATURE_TME))
+		return false;
+	rdmsrl(MSR_TME_ACTIVATE, activate);
+	g->keyid_bits = FIELD_GET(TME_ACTIVATE_KEYID_BITS, activate);
+	if (!g->keyid_bits) {
+		pr_info("firmware enabled TME without KeyIDs\n");
+		return false;
+	}
+	if (mktme_off) {
+		pr_info("disabled by mktme=off\n");
+		return false;
+	}
+	if (!boot_cpu_has(X86_FEATURE_PCONFIG) || !pconfig_has_mktme_target()) {
+		pr_warn("%u KeyID bits but no PCONFIG MKTME target: KeyIDs cannot be programmed\n",
+			g->keyid_bits);
+		return false;
+	}
+
+	rdmsrl(MSR_TME_CAPABILITY, cap);
+	g->max_keys = FIELD_GET(TME_CAP_MAX_KEYS, cap);
+	g->tdx_keyid_bits = FIELD_GET(TME_ACTIVATE_TDX_KEYID_BITS, activate);
+	g->algs = FIELD_GET(TME_ACTIVATE_CRYPTO_ALGS, activate) &
+		  (MKTME_ALG_AES_XTS_128 | MKTME_ALG_AES_XTS_256);
+	if (!g->algs) {
+		pr_warn("firmware activated no AES-XTS algorithm for KeyIDs\n");
+		return false;
+	}
+
+	/* MKTME KeyIDs come first, TDX private KeyIDs after them */
+	if (!rdmsrl_safe(MSR_IA32_MKTME_KEYID_PARTITIONING, &part)) {
+		g->nr_keyids = lower_32_bits(part);
+		g->nr_tdx_keyids = upper_32_bits(part);
+	} else {
+		g->nr_keyids = min(g->max_keys,
+				   (1U << (g->keyid_bits - g->tdx_keyid_bits)) - 1);
+	}
+	/* detect_tme_early() took the KeyID bits out of x86_phys_bits */
+	mktme_keyid_shift = boot_cpu_data.x86_phys_bits;
+	if (!g->nr_keyids) {
+		pr_info("no KeyIDs left for MKTME (%u for TDX)\n", g->nr_tdx_keyids);
+		return false;
+	}
+	detected = 1;
+	return true;
+}
+
+/* Return: a free KeyID, -ENOSPC when all are taken, -ENODEV without MKTME */
+int mktme_keyid_alloc(void)
+{
+	int keyid;
+
+	if (!mktme_enabled())
+		return -ENODEV;
+	keyid = ida_alloc_range(&mktme_keyid_ida, 1, mktme_nr_keyids, GFP_KERNEL);
+	if (keyid > 0)
+		atomic_inc(&mktme_keyids_used);
+	return keyid;
+}
+
+void mktme_keyid_free(int keyid)
+{
+	ida_free(&mktme_keyid_ida, keyid);
+	atomic_dec(&mktme_keyids_used);
+}
+
+int mktme_keyids_in_use(void)
+{
+	return atomic_read(&mktme_keyids_used);
+}
+
+static int __init mktme_init(void)
+{
+	unsigned int nr = mktme_geo.nr_keyids;
+	int ret;
+
+	if (!mktme_detect())
+		return 0;
+
+	pr_info("%u KeyID bits at physical address bit %u: KeyIDs 1-%u for MKTME, %u for TDX; %s%s\n",
+		mktme_geo.keyid_bits, mktme_keyid_shift, nr, mktme_geo.nr_tdx_keyids,
+		mktme_geo.algs & MKTME_ALG_AES_XTS_128 ? "AES-XTS-128 " : "",
+		mktme_geo.algs & MKTME_ALG_AES_XTS_256 ? "AES-XTS-256" : "");
+
+	mktme_keyid_pages = kcalloc(nr + 1, sizeof(*mktme_keyid_pages), GFP_KERNEL);
+	if (!mktme_keyid_pages)
+		return -ENOMEM;
+	/*
+	 * Map the aliases while __pa() still maps their addresses to the
+	 * KeyID-tagged physical addresses; from then on, __pa() strips the
+	 * KeyID and PTEs carry it outside the physical address mask.
+	 */
+	ret = mktme_map_direct_aliases(nr);
+	if (ret)
+		goto fail;
+	mktme_keyid_mask = GENMASK_ULL(mktme_keyid_shift + mktme_geo.keyid_bits - 1,
+				       mktme_keyid_shift);
+	physical_mask &= BIT_ULL(mktme_keyid_shift) - 1;
+
+	/* This turns on the allocator hooks and page_address() aliases. */
+	WRITE_ONCE(mktme_nr_keyids, nr);
+	mktme_sysfs_init();
+	pr_info("enabled: %u KeyIDs\n", nr);
+	return 0;
+fail:
+	pr_err("not enabled: %d\n", ret);
+	kfree(mktme_keyid_pages);
+	mktme_keyid_pages = NULL;
+	return ret;
+}
+arch_initcall(mktme_init);

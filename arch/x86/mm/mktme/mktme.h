@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* MKTME internals shared by arch/x86/mm/mktme/. */
+#ifndef _X86_MM_MKTME_H
+#define _X86_MM_MKTME_H
+
+#include <linux/atomic.h>
+#include <linux/types.h>
+#include <asm/mktme.h>
+
+/* IA32_TME_ACTIVATE[63:48], KEYID_CTRL.ENC_ALG */
+#define MKTME_ALG_AES_XTS_128	BIT(0)
+#define MKTME_ALG_AES_XTS_256	BIT(2)
+
+/* KEYID_CTRL.COMMAND */
+enum mktme_command {
+	MKTME_KEYID_SET_KEY_DIRECT,
+	MKTME_KEYID_SET_KEY_RANDOM,
+	MKTME_KEYID_CLEAR_KEY,
+	MKTME_KEYID_NO_ENCRYPT,
+};
+
+#define MKTME_KEY_FIELD_SIZE	64
+
+/* PCONFIG leaf 0 operand: 256-byte aligned, 192 bytes read. */
+struct mktme_key_program {
+	u16 keyid;
+	u32 keyid_ctrl;
+	u8 __rsvd[58];
+	u8 key_field_1[MKTME_KEY_FIELD_SIZE];
+	u8 key_field_2[MKTME_KEY_FIELD_SIZE];
+} __packed __aligned(256);
+
+/* Geometry read from the MSRs and CPUID at boot */
+struct mktme_geometry {
+	unsigned int keyid_bits;	/* MK_TME_KEYID_BITS */
+	unsigned int tdx_keyid_bits;
+	unsigned int max_keys;		/* MK_TME_MAX_KEYS */
+	unsigned int nr_keyids;		/* for MKTME: 1..nr_keyids */
+	unsigned int nr_tdx_keyids;
+	u32 algs;			/* activated ENC_ALG bits */
+};
+
+extern struct mktme_geometry mktme_geo;
+
+struct mktme_counters {
+	atomic64_t flushes;		/* pages flushed for a KeyID change */
+	atomic64_t pconfig_calls;
+	atomic64_t pconfig_failures;	/* calls that returned an error */
+	atomic64_t pconfig_retries;
+};
+
+extern struct mktme_counters mktme_stats;
+/* Pages allocated with each KeyID, indexed by KeyID (0 included) */
+extern atomic_long_t *mktme_keyid_pages;
+
+int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
+			const u8 *key, const u8 *tweak, unsigned int key_len);
+
+int mktme_keyid_alloc(void);
+void mktme_keyid_free(int keyid);
+int mktme_keyids_in_use(void);
+
+void mktme_page_set_keyid(struct page *page, int order, unsigned int keyid);
+void *mktme_keyid_address(phys_addr_t pa, unsigned int keyid);
+
+bool __init mktme_detect(void);
+int __init mktme_map_direct_aliases(unsigned int nr_keyids);
+int __init mktme_sysfs_init(void);
+
+#endif

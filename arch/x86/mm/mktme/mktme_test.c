@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of the MKTME core: enumeration, programming KeyIDs on every
+ * package, KeyID allocation, per-page KeyIDs and flush accounting, and
+ * kernel access to encrypted pages, which must see plaintext while RAM
+ * holds the AES-XTS ciphertext the kernel's own crypto API computes.
+ */
+#include <crypto/skcipher.h>
+#include <kunit/test.h>
+#include <linux/gfp.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/nodemask.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/topology.h>
+#include <linux/unaligned.h>
+#include <asm/processor.h>
+#include <asm/set_memory.h>
+
+#include "mktme.h"
+
+static const u8 test_key[32] = "MKTME KUnit data key, 32 bytes.";
+static const u8 test_tweak[32] = "MKTME KUnit tweak key 32 bytes..";
+
+static int mktme_test_init(struct kunit *test)
+{
+	if (!mktme_enabled())
+		kunit_skip(test, "MKTME is not enabled (no TME-MK, or mktme=off)");
+	return 0;
+}
+
+static void mktme_test_enumeration(struct kunit *test)
+{
+	unsigned int phys = cpuid_eax(0x80000008) & 0xff;
+
+	/* KeyIDs take the top bits of MAXPHYADDR */
+	KUNIT_EXPECT_EQ(test, mktme_keyid_shift + mktme_geo.keyid_bits, phys);
+	KUNIT_EXPECT_EQ(test, mktme_keyid_shift, boot_cpu_data.x86_phys_bits);
+	KUNIT_EXPECT_EQ(test, mktme_keyid_mask,
+			GENMASK_ULL(phys - 1, mktme_keyid_shift));
+	KUNIT_EXPECT_GE(test, mktme_geo.max_keys, mktme_nr_keyids);
+	KUNIT_EXPECT_LE(test, mktme_nr_keyids + mktme_geo.nr_tdx_keyids,
+			(1U << mktme_geo.keyid_bits) - 1);
+	KUNIT_EXPECT_NE(test, mktme_geo.algs, 0);
+	/* No PFN bit may overlap a KeyID bit */
+	KUNIT_EXPECT_EQ(test, PTE_PFN_MASK & mktme_keyid_mask, 0);
+	KUNIT_EXPECT_NE(test, _PAGE_CHG_MASK & mktme_keyid_mask, 0);
+}
+
+static void mktme_test_keyid_ida(struct kunit *test)
+{
+	int a, b, c;
+
+	a = mktme_keyid_alloc();
+	b = mktme_keyid_alloc();
+	KUNIT_ASSERT_GT(test, a, 0);
+	KUNIT_ASSERT_GT(test, b, 0);
+	KUNIT_EXPECT_NE(test, a, b);
+	KUNIT_EXPECT_LE(test, b, (int)mktme_nr_keyids);
+	mktme_keyid_free(a);
+	c = mktme_keyid_alloc();
+	KUNIT_EXPECT_EQ(test, c, a);
+	mktme_keyid_free(b);
+	mktme_keyid_free(c);
+}
+
+/* RAM at @pa, read through KeyID 0: what a cold-boot attacker would see */
+static void read_raw(phys_addr_t pa, void *buf, size_t len)
+{
+	memcpy(buf, mktme_keyid_address(pa, 0), len);
+}
+
+/* The kernel's AES-XTS of @len bytes at @pa, one data unit per line */
+static int xts_expected(const u8 *key, const u8 *tweak, unsigned int klen,
+			phys_addr_t pa, const u8 *in, u8 *out, size_t len)
+{
+	struct crypto_skcipher *tfm;
+	struct skcipher_request *req;
+	struct scatterlist sin, sout;
+	DECLARE_CRYPTO_WAIT(wait);
+	u8 both[64], iv[16];
+	size_t off;
+	int ret;
+
+	tfm = crypto_alloc_skcipher("xts(aes)", 0, 0);
+	if (IS_ERR(tfm))
+		return PTR_ERR(tfm);
+	memcpy(both, key, klen);
+	memcpy(both + klen, tweak, klen);
+	ret = crypto_skcipher_setkey(tfm, both, 2 * klen);
+	req = skcipher_request_alloc(tfm, GFP_KERNEL);
+	if (!req)
+		ret = -ENOMEM;
+	for (off = 0; !ret && off < len; off += 64) {
+		memset(iv, 0, sizeof(iv));
+		put_unaligned_le64((pa + off) >> 6, iv);
+		sg_init_one(&sin, in + off, 64);
+		sg_init_one(&sout, out + off, 64);
+		skcipher_request_set_callback(req, 0, crypto_req_done, &wait);
+		skcipher_request_set_crypt(req, &sin, &sout, 64, iv);
+		ret = crypto_wait_req(crypto_skcipher_encrypt(req), &wait);
+	}
+	skcipher_request_free(req);
+	crypto_free_skcipher(tfm);
+	memzero_explicit(both, sizeof(both));
+	return ret;
+}
+
+/*
+ * Program a KeyID with a known key and check, on a page of every node (so
+ * on every package's key table), that the kernel reads and writes it in
+ * plaintext through page_address() while RAM holds exactly the AES-XTS
+ * ciphertext.
+ */
+static void mktme_test_program_every_package(struct kunit *test)
+{
+	u32 alg = mktme_geo.algs & MKTME_ALG_AES_XTS_256 ? MKTME_ALG_AES_XTS_256
+							  : MKTME_ALG_AES_XTS_128;
+	unsigned int klen = alg == MKTME_ALG_AES_XTS_256 ? 32 : 16;
+	s64 calls = atomic64_read(&mktme_stats.pconfig_calls);
+	u8 *pt, *ct, *raw;
+	int keyid, nid, nodes = 0, i;
+
+	pt = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	ct = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	raw = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pt);
+	KUNIT_ASSERT_NOT_NULL(test, ct);
+	KUNIT_ASSERT_NOT_NULL(test, raw);
+	for (i = 0; i < PAGE_SIZE; i++)
+		pt[i] = i * 7 + 3;
+
+	keyid = mktme_keyid_alloc();
+	KUNIT_ASSERT_GT(test, keyid, 0);
+	KUNIT_ASSERT_EQ(test, 0, mktme_program_keyid(keyid, MKTME_KEYID_SET_KEY_DIRECT,
+						     alg, test_key, test_tweak, klen));
+	KUNIT_EXPECT_GE(test, atomic64_read(&mktme_stats.pconfig_calls) - calls,
+			(s64)topology_max_packages());
+
+	for_each_node_state(nid, N_MEMORY) {
+		struct page *page = alloc_pages_node(nid, GFP_KERNEL | __GFP_THISNODE, 0);
+		phys_addr_t pa;
+
+		KUNIT_ASSERT_NOT_NULL(test, page);
+		pa = page_to_phys(page);
+		mktme_page_set_keyid(page, 0, keyid);
+		KUNIT_EXPECT_EQ(test, page_keyid(page), keyid);
+		KUNIT_EXPECT_PTR_EQ(test, page_address(page), mktme_keyid_address(pa, keyid));
+		KUNIT_EXPECT_PTR_EQ(test, virt_to_page(page_address(page)), page);
+
+		memcpy(page_address(page), pt, PAGE_SIZE);
+		KUNIT_EXPECT_EQ_MSG(test, 0, memcmp(page_address(page), pt, PAGE_SIZE),
+				    "node %d: page_address() does not read back plaintext", nid);
+		read_raw(pa, raw, PAGE_SIZE);
+		KUNIT_EXPECT_NE_MSG(test, 0, memcmp(raw, pt, 64),
+				    "node %d: RAM holds plaintext", nid);
+		KUNIT_ASSERT_EQ(test, 0, xts_expected(test_key, test_tweak, klen, pa,
+						      pt, ct, PAGE_SIZE));
+		KUNIT_EXPECT_EQ_MSG(test, 0, memcmp(raw, ct, PAGE_SIZE),
+				    "node %d (package %d): RAM is not AES-XTS of the data",
+				    nid, topology_physical_package_id(cpumask_first(cpumask_of_node(nid))));
+
+		/* kmap_local_page() is the same view */
+		KUNIT_EXPECT_EQ(test, 0, memcmp(kmap_local_page(page), pt, 64));
+
+		mktme_page_set_keyid(page, 0, 0);
+		__free_page(page);
+		nodes++;
+	}
+	KUNIT_EXPECT_GE(test, nodes, 1);
+
+	/* CLEAR_KEY: the KeyID now writes plaintext, like KeyID 0 */
+	KUNIT_ASSERT_EQ(test, 0, mktme_program_keyid(keyid, MKTME_KEYID_CLEAR_KEY, alg,
+						     NULL, NULL, 0));
+	for_each_node_state(nid, N_MEMORY) {
+		struct page *page = alloc_pages_node(nid, GFP_KERNEL | __GFP_THISNODE, 0);
+
+		KUNIT_ASSERT_NOT_NULL(test, page);
+		mktme_page_set_keyid(page, 0, keyid);
+		memcpy(page_address(page), pt, PAGE_SIZE);
+		read_raw(page_to_phys(page), raw, PAGE_SIZE);
+		KUNIT_EXPECT_EQ_MSG(test, 0, memcmp(raw, pt, PAGE_SIZE),
+				    "node %d: a cleared KeyID still encrypts", nid);
+		mktme_page_set_keyid(page, 0, 0);
+		__free_page(page);
+	}
+	mktme_keyid_free(keyid);
+}
+
+/* A page's lines are flushed when, and only when, its KeyID changes. */
+static void mktme_test_flush_accounting(struct kunit *test)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+	s64 f;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, page_keyid(page), 0);
+	f = atomic64_read(&mktme_stats.flushes);
+	mktme_page_set_keyid(page, 0, 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&mktme_stats.flushes), f + 1);
+	mktme_page_set_keyid(page, 0, 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&mktme_stats.flushes), f + 1);
+	mktme_page_set_keyid(page, 0, 2);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&mktme_stats.flushes), f + 2);
+	mktme_page_set_keyid(page, 0, 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&mktme_stats.flushes), f + 3);
+	__free_page(page);
+}
+
+/*
+ * The allocator: a page allocated for a VMA's KeyID comes with it; freed, it
+ * keeps it; allocated again for the same KeyID it needs no flush; allocated
+ * for the kernel it goes back to KeyID 0.
+ */
+static void mktme_test_alloc_free(struct kunit *test)
+{
+	unsigned long vm_flags = 1UL << VM_KEYID_SHIFT;
+	long pages = atomic_long_read(&mktme_keyid_pages[1]);
+	struct page *page, *again;
+	unsigned int cookie;
+	s64 f;
+
+	cookie = arch_alloc_page_for_vma_begin(vm_flags);
+	KUNIT_EXPECT_EQ(test, cookie, 1);
+	page = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_ZERO);
+	arch_alloc_page_for_vma_end(cookie, page, 0);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, page_keyid(page), 1);
+	KUNIT_EXPECT_EQ(test, current->thread.mktme_alloc_keyid, 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&mktme_keyid_pages[1]), pages + 1);
+	/* __GFP_ZERO zeroed it through KeyID 1 */
+	KUNIT_EXPECT_TRUE(test, memchr_inv(page_address(page), 0, PAGE_SIZE) == NULL);
+
+	__free_page(page);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&mktme_keyid_pages[1]), pages);
+	KUNIT_EXPECT_EQ(test, page_keyid(page), 1);
+
+	f = atomic64_read(&mktme_stats.flushes);
+	cookie = arch_alloc_page_for_vma_begin(vm_flags);
+	again = alloc_page(GFP_HIGHUSER_MOVABLE);
+	arch_alloc_page_for_vma_end(cookie, again, 0);
+	KUNIT_ASSERT_NOT_NULL(test, again);
+	if (again == page)
+		KUNIT_EXPECT_EQ_MSG(test, atomic64_read(&mktme_stats.flushes), f,
+				    "reuse under the same KeyID flushed");
+	else
+		kunit_info(test, "the allocator returned another page: reuse not checked");
+	__free_page(again);
+
+	page = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, page_keyid(page), 0);
+	__free_page(page);
+}
+
+/* set_memory_*() on the direct map reaches every KeyID alias. */
+static void mktme_test_set_memory_aliases(struct kunit *test)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+	unsigned long va;
+	unsigned int level, keyid;
+	pte_t *pte;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	va = (unsigned long)page_address(page);
+	KUNIT_ASSERT_EQ(test, 0, set_memory_ro(va, 1));
+	for (keyid = 1; keyid <= mktme_nr_keyids; keyid++) {
+		pte = lookup_address((unsigned long)mktme_keyid_address(page_to_phys(page), keyid),
+				     &level);
+		KUNIT_ASSERT_NOT_NULL(test, pte);
+		KUNIT_EXPECT_FALSE_MSG(test, pte_write(*pte), "KeyID %u alias still writable", keyid);
+		KUNIT_EXPECT_EQ(test, (u64)(pte_val(*pte) & mktme_keyid_mask),
+				(u64)keyid << mktme_keyid_shift);
+	}
+	KUNIT_ASSERT_EQ(test, 0, set_memory_rw(va, 1));
+	pte = lookup_address((unsigned long)mktme_keyid_address(page_to_phys(page), 1), &level);
+	KUNIT_EXPECT_TRUE(test, pte && pte_write(*pte));
+	__free_page(page);
+}
+
+static struct kunit_case mktme_test_cases[] = {
+	KUNIT_CASE(mktme_test_enumeration),
+	KUNIT_CASE(mktme_test_keyid_ida),
+	KUNIT_CASE(mktme_test_program_every_package),
+	KUNIT_CASE(mktme_test_flush_accounting),
+	KUNIT_CASE(mktme_test_alloc_free),
+	KUNIT_CASE(mktme_test_set_memory_aliases),
+	{}
+};
+
+static struct kunit_suite mktme_test_suite = {
+	.name = "mktme",
+	.init = mktme_test_init,
+	.test_cases = mktme_test_cases,
+};
+kunit_test_suite(mktme_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for MKTME");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * MKTME and pages: each page's KeyID, cache flushes when it changes, and
+ * the per-KeyID aliases of the direct mapping through which the kernel
+ * reads and writes encrypted pages.
+ *
+ * The hardware keeps no coherency between the cache lines of one physical
+ * page under two KeyIDs, so a page's lines are flushed, through its old
+ * KeyID's alias, exactly when the page changes KeyID.  A freed page keeps
+ * its KeyID: when it is next allocated for the same KeyID, nothing is
+ * flushed.
+ */
+#define pr_fmt(fmt) "x86/mktme: " fmt
+
+#include <linux/mm.h>
+#include <linux/page_ext.h>
+#include <linux/sched.h>
+#include <linux/io.h>
+#include <asm/cacheflush.h>
+#include <asm/pgtable.h>
+
+#include "../mm_internal.h"
+#include "mktme.h"
+
+/* Pages, free or not, whose recorded KeyID is not 0 */
+static atomic_long_t mktme_keyed_pages;
+
+static bool __init need_page_mktme(void)
+{
+	return mktme_detect();
+}
+
+struct page_ext_operations page_mktme_ops = {
+	.size = sizeof(u16),
+	.need = need_page_mktme,
+};
+
+static u16 *page_ext_keyid(struct page_ext *ext)
+{
+	return page_ext_data(ext, &page_mktme_ops);
+}
+
+int page_keyid(const struct page *page)
+{
+	struct page_ext *ext;
+	int keyid;
+
+	if (!mktme_enabled())
+		return 0;
+	ext = page_ext_get(page);
+	if (!ext)
+		return 0;
+	keyid = *page_ext_keyid(ext);
+	page_ext_put(ext);
+	return keyid;
+}
+EXPORT_SYMBOL_GPL(page_keyid);
+
+unsigned long mktme_page_virt_offset(const struct page *page)
+{
+	return (unsigned long)page_keyid(page) << mktme_keyid_shift;
+}
+EXPORT_SYMBOL_GPL(mktme_page_virt_offset);
+
+/* The kernel address of @pa through @keyid's alias of the direct map */
+void *mktme_keyid_address(phys_addr_t pa, unsigned int keyid)
+{
+	return __va(pa | (phys_addr_t)keyid << mktme_keyid_shift);
+}
+
+static void mktme_set_one(struct page *page, unsigned int keyid)
+{
+	struct page_ext *ext = page_ext_get(page);
+	u16 *slot;
+
+	if (!ext)
+		return;
+	slot = page_ext_keyid(ext);
+	if (*slot != keyid) {
+		/* Write back and drop what the old KeyID left in the caches */
+		clflush_cache_range(mktme_keyid_address(page_to_phys(page), *slot),
+				    PAGE_SIZE);
+		atomic64_inc(&mktme_stats.flushes);
+		if (!*slot)
+			atomic_long_inc(&mktme_keyed_pages);
+		else if (!keyid)
+			atomic_long_dec(&mktme_keyed_pages);
+		*slot = keyid;
+	}
+	page_ext_put(ext);
+}
+
+/**
+ * mktme_page_set_keyid - give pages a KeyID, flushing those that change
+ * @page: the first page
+ * @order: 1 << @order pages
+ * @keyid: the new KeyID, 0 for none
+ *
+ * The caller owns the pages and has no mapping of them under another
+ * KeyID.  Their contents become unreadable: zero or copy them after.
+ */
+void mktme_page_set_keyid(struct page *page, int order, unsigned int keyid)
+{
+	unsigned long i;
+
+	for (i = 0; i < 1UL << order; i++)
+		mktme_set_one(nth_page(page, i), keyid);
+}
+
+/* The KeyID an allocation for a VMA asked for, consumed by the allocator */
+static unsigned int mktme_take_hint(void)
+{
+	unsigned int keyid;
+
+	/* Not for interrupts, nor for reclaim or compaction within the call */
+	if (!in_task() || (current->flags & PF_MEMALLOC))
+		return 0;
+	keyid = current->thread.mktme_alloc_keyid;
+	current->thread.mktme_alloc_keyid = 0;
+	return keyid;
+}
+
+void __mktme_alloc_page(struct page *page, int order)
+{
+	unsigned int keyid = mktme_take_hint();
+
+	if (!keyid && !atomic_long_read(&mktme_keyed_pages))
+		return;
+	mktme_page_set_keyid(page, order, keyid);
+	if (keyid)
+		atomic_long_add(1L << order, &mktme_keyid_pages[keyid]);
+}
+
+void __mktme_free_page(struct page *page, int order)
+{
+	unsigned long i;
+	int keyid;
+
+	if (!atomic_long_read(&mktme_keyed_pages))
+		return;
+	/* The KeyID stays with the free page: see mktme_set_one(). */
+	for (i = 0; i < 1UL << order; i++) {
+		keyid = page_keyid(nth_page(page, i));
+		if (keyid)
+			atomic_long_dec(&mktme_keyid_pages[keyid]);
+	}
+}
+
+unsigned int arch_alloc_page_for_vma_begin(unsigned long vm_flags)
+{
+	unsigned int keyid = vm_flags_keyid(vm_flags);
+
+	if (keyid)
+		current->thread.mktme_alloc_keyid = keyid;
+	return keyid;
+}
+
+void arch_alloc_page_for_vma_end(unsigned int keyid, struct page *page,
+				 int order)
+{
+	unsigned long i;
+	int old;
+
+	if (!keyid)
+		return;
+	current->thread.mktme_alloc_keyid = 0;
+	if (!page || page_keyid(page) == keyid)
+		return;
+	/* Something else took the hint: set the KeyID now, and zero again */
+	old = page_keyid(page);
+	mktme_page_set_keyid(page, order, keyid);
+	if (old)
+		atomic_long_sub(1L << order, &mktme_keyid_pages[old]);
+	atomic_long_add(1L << order, &mktme_keyid_pages[keyid]);
+	for (i = 0; i < 1UL << order; i++)
+		clear_page(page_address(nth_page(page, i)));
+}
+
+/*
+ * Map each KeyID's alias of the direct mapping: the same physical ranges,
+ * at the direct-mapping address of the physical address with the KeyID
+ * bits set, with the KeyID in the page-table entries.
+ */
+int __init mktme_map_direct_aliases(unsigned int nr_keyids)
+{
+	unsigned long mask = 1 << PG_LEVEL_2M;
+	unsigned int keyid;
+	int i;
+
+	if (boot_cpu_has(X86_FEATURE_GBPAGES))
+		mask |= 1 << PG_LEVEL_1G;
+	for (keyid = 1; keyid <= nr_keyids; keyid++) {
+		phys_addr_t k = (phys_addr_t)keyid << mktme_keyid_shift;
+		pgprot_t prot = __pgprot(pgprot_val(PAGE_KERNEL) | k);
+
+		for (i = 0; i < nr_pfn_mapped; i++)
+			kernel_physical_mapping_init(k | PFN_PHYS(pfn_mapped[i].start),
+						     k | PFN_PHYS(pfn_mapped[i].end),
+						     mask, prot);
+	}
+	return 0;
+}

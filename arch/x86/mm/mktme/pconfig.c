@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Programming KeyIDs with PCONFIG on every package
+ *
+ * Each package has its own key table and PCONFIG programs the table of
+ * the package it runs on, so a KeyID is programmed by running PCONFIG on
+ * one CPU of every package, with CPU hotplug held off.
+ */
+#define pr_fmt(fmt) "x86/mktme: " fmt
+
+#include <linux/bitmap.h>
+#include <linux/cpu.h>
+#include <linux/delay.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/topology.h>
+
+#include "mktme.h"
+
+#define PCONFIG_MKTME_KEY_PROGRAM	0
+
+/* PCONFIG return codes */
+#define PCONFIG_SUCCESS			0
+#define PCONFIG_ENTROPY_ERROR		2
+#define PCONFIG_DEVICE_BUSY		5
+
+/* Busy key tables and drained entropy are transient: retry a little. */
+#define PCONFIG_TRIES			10
+
+static u64 pconfig(u32 leaf, struct mktme_key_program *kp)
+{
+	u64 rax = leaf;
+
+	/* PCONFIG: NP 0F 01 C5; ZF mirrors RAX != 0 */
+	asm volatile(".byte 0x0f, 0x01, 0xc5"
+		     : "+a" (rax) : "b" (kp) : "memory", "cc");
+	return rax;
+}
+
+/* The one place that maps PCONFIG's results to errnos. */
+static int pconfig_errno(u64 rax)
+{
+	switch (rax) {
+	case PCONFIG_SUCCESS:
+		return 0;
+	case PCONFIG_DEVICE_BUSY:
+		return -EBUSY;
+	case PCONFIG_ENTROPY_ERROR:
+		return -EAGAIN;
+	default:
+		pr_err_ratelimited("PCONFIG returned unexpected code %llu\n", rax);
+		return -EIO;
+	}
+}
+
+struct pconfig_call {
+	struct mktme_key_program *kp;
+	int ret;
+};
+
+static void pconfig_on_this_package(void *arg)
+{
+	struct pconfig_call *call = arg;
+	int try;
+	u64 rax;
+
+	for (try = 0; try < PCONFIG_TRIES; try++) {
+		rax = pconfig(PCONFIG_MKTME_KEY_PROGRAM, call->kp);
+		atomic64_inc(&mktme_stats.pconfig_calls);
+		if (rax == PCONFIG_SUCCESS)
+			break;
+		atomic64_inc(&mktme_stats.pconfig_failures);
+		if (rax != PCONFIG_DEVICE_BUSY && rax != PCONFIG_ENTROPY_ERROR)
+			break;
+		atomic64_inc(&mktme_stats.pconfig_retries);
+		udelay(10);
+	}
+	call->ret = pconfig_errno(rax);
+}
+
+/**
+ * mktme_program_keyid - program a KeyID on every package
+ * @keyid: the KeyID, 1..mktme_nr_keyids
+ * @cmd: what to program
+ * @alg: MKTME_ALG_AES_XTS_128 or _256, activated by firmware
+ * @key: data key for MKTME_KEYID_SET_KEY_DIRECT, entropy mixed into the CPU's
+ *	key for _RANDOM; may be NULL
+ * @tweak: tweak key or entropy, likewise
+ * @key_len: bytes of @key and @tweak
+ *
+ * Context: may sleep; takes the CPU hotplug lock.
+ * Return: 0, or -EBUSY / -EAGAIN when a package stayed busy or short of
+ * entropy, -EIO on another hardware error, -EINVAL for bad arguments.
+ * After a failure some packages may hold the new key and others not: the
+ * caller must not use the KeyID until it is programmed successfully.
+ */
+int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
+			const u8 *key, const u8 *tweak, unsigned int key_len)
+{
+	struct pconfig_call call = { };
+	unsigned long *done;
+	unsigned int cpu;
+	int ret = 0;
+
+	if (!mktme_enabled() || !keyid || keyid > mktme_nr_keyids ||
+	    hweight32(alg) != 1 || !(alg & mktme_geo.algs) ||
+	    key_len > MKTME_KEY_FIELD_SIZE)
+		return -EINVAL;
+
+	done = bitmap_zalloc(topology_max_packages(), GFP_KERNEL);
+	/* kmalloc() aligns power-of-two sizes: the 256 PCONFIG requires */
+	call.kp = kzalloc(sizeof(*call.kp), GFP_KERNEL);
+	if (!done || !call.kp) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	call.kp->keyid = keyid;
+	call.kp->keyid_ctrl = cmd | alg << 8;
+	if (key)
+		memcpy(call.kp->key_field_1, key, key_len);
+	if (tweak)
+		memcpy(call.kp->key_field_2, tweak, key_len);
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		if (__test_and_set_bit(topology_logical_package_id(cpu), done))
+			continue;
+		ret = smp_call_function_single(cpu, pconfig_on_this_package,
+					       &call, true);
+		if (!ret)
+			ret = call.ret;
+		if (ret)
+			break;
+	}
+	cpus_read_unlock();
+out:
+	kfree_sensitive(call.kp);
+	bitmap_free(done);
+	return ret;
+}
