@@ -44,8 +44,10 @@ echo "emulator: the hardware model on its own (emulator/tests/suite.py)"
 python3 "$top/emulator/tests/suite.py" --counts "$out/emulator.counts" >"$out/emulator.ktap" 2>&1
 grep -E '^(not ok|ok) |^    not ok|passed, ' "$out/emulator.ktap" | grep -v '^ok ' || true
 [ -s "$out/emulator.counts" ] || { tail -20 "$out/emulator.ktap"; echo "0 1 0" >"$out/emulator.counts"; }
-# The model as the kernel sees it, then stock QEMU's CPU (no TME).
+# The model as the kernel sees it, the same with mktme=off, then stock
+# QEMU's CPU (no TME).
 guest_run guest --append mktme_expect=tme
+guest_run guest-mktme-off --append "mktme=off mktme_expect=off"
 guest_run guest-notme --cpu max,vendor=GenuineIntel,family=6,model=106 \
 	--append mktme_expect=none
 

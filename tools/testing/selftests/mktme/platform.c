@@ -141,22 +141,45 @@ static int dmesg_has(const char *text)
 }
 
 /*
- * The guest is booted with mktme_expect=tme on the TME-MK model and with
- * mktme_expect=none on a CPU without it; the kernel passes the word to
- * /init's environment.
+ * The guest is booted with mktme_expect=tme on the TME-MK model,
+ * mktme_expect=off on the model with mktme=off, and mktme_expect=none on a
+ * CPU without it; the kernel passes the word to /init's environment.
  */
+static const char *expectation(void)
+{
+	return getenv("mktme_expect");
+}
+
 TEST(tme_as_the_platform_provides)
 {
-	const char *expect = getenv("mktme_expect");
+	const char *expect = expectation();
 	int tme;
 
 	if (!expect)
-		SKIP(return, "boot with mktme_expect=tme or mktme_expect=none");
-	tme = !strcmp(expect, "tme");
+		SKIP(return, "boot with mktme_expect=tme, off or none");
+	tme = strcmp(expect, "none") != 0;
 	ASSERT_EQ(tme, cpu_has("tme"));
 	ASSERT_EQ(tme, cpu_has("pconfig"));
 	ASSERT_EQ(tme, dmesg_has("x86/tme: enabled by BIOS"));
 	ASSERT_EQ(tme, dmesg_has("x86/mktme: BIOS enabled: x86_phys_bits reduced by 6"));
+}
+
+TEST(mktme_enabled_unless_off)
+{
+	const char *expect = expectation();
+	int on;
+
+	if (!expect)
+		SKIP(return, "boot with mktme_expect=tme, off or none");
+	on = !strcmp(expect, "tme");
+	ASSERT_EQ(on, access("/sys/kernel/mm/mktme/nr_keyids", F_OK) == 0);
+	ASSERT_EQ(on, dmesg_has("x86/mktme: enabled: 63 KeyIDs"));
+	ASSERT_EQ(!strcmp(expect, "off"), dmesg_has("x86/mktme: disabled by mktme=off"));
+	if (on) {
+		EXPECT_EQ(63, read_long("/sys/kernel/mm/mktme/nr_keyids"));
+		EXPECT_EQ(6, read_long("/sys/kernel/mm/mktme/keyid_bits"));
+		EXPECT_EQ(40, read_long("/sys/kernel/mm/mktme/keyid_shift"));
+	}
 }
 
 TEST_HARNESS_MAIN
