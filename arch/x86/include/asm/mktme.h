@@ -37,7 +37,7 @@ int page_keyid(const struct page *page);
  * of an encrypted page is in its KeyID's alias, so the kernel reads and
  * writes it in plaintext.
  */
-unsigned long mktme_page_virt_offset(const struct page *page);
+void *mktme_page_to_virt(const struct page *page);
 
 #define HAVE_ARCH_ALLOC_PAGE
 #define HAVE_ARCH_FREE_PAGE

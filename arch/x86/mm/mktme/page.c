@@ -56,17 +56,17 @@ int page_keyid(const struct page *page)
 }
 EXPORT_SYMBOL_GPL(page_keyid);
 
-unsigned long mktme_page_virt_offset(const struct page *page)
-{
-	return (unsigned long)page_keyid(page) << mktme_keyid_shift;
-}
-EXPORT_SYMBOL_GPL(mktme_page_virt_offset);
-
 /* The kernel address of @pa through @keyid's alias of the direct map */
 void *mktme_keyid_address(phys_addr_t pa, unsigned int keyid)
 {
 	return __va(pa | (phys_addr_t)keyid << mktme_keyid_shift);
 }
+
+void *mktme_page_to_virt(const struct page *page)
+{
+	return mktme_keyid_address(PFN_PHYS(page_to_pfn(page)), page_keyid(page));
+}
+EXPORT_SYMBOL(mktme_page_to_virt);
 
 static void mktme_set_one(struct page *page, unsigned int keyid)
 {

@@ -55,27 +55,38 @@ static int pconfig_errno(u64 rax)
 
 struct pconfig_call {
 	struct mktme_key_program *kp;
-	int ret;
+	u64 rax;
 };
 
 static void pconfig_on_this_package(void *arg)
 {
 	struct pconfig_call *call = arg;
-	int try;
-	u64 rax;
+
+	call->rax = pconfig(PCONFIG_MKTME_KEY_PROGRAM, call->kp);
+}
+
+/* One package: retry a busy key table or drained entropy, sleeping. */
+static int pconfig_package(unsigned int cpu, struct pconfig_call *call)
+{
+	int try, ret;
 
 	for (try = 0; try < PCONFIG_TRIES; try++) {
-		rax = pconfig(PCONFIG_MKTME_KEY_PROGRAM, call->kp);
+		if (try)
+			usleep_range(10, 100);
+		ret = smp_call_function_single(cpu, pconfig_on_this_package,
+					       call, true);
+		if (ret)
+			return ret;
 		atomic64_inc(&mktme_stats.pconfig_calls);
-		if (rax == PCONFIG_SUCCESS)
-			break;
+		if (call->rax == PCONFIG_SUCCESS)
+			return 0;
 		atomic64_inc(&mktme_stats.pconfig_failures);
-		if (rax != PCONFIG_DEVICE_BUSY && rax != PCONFIG_ENTROPY_ERROR)
+		if (call->rax != PCONFIG_DEVICE_BUSY &&
+		    call->rax != PCONFIG_ENTROPY_ERROR)
 			break;
 		atomic64_inc(&mktme_stats.pconfig_retries);
-		udelay(10);
 	}
-	call->ret = pconfig_errno(rax);
+	return pconfig_errno(call->rax);
 }
 
 /**
@@ -125,10 +136,7 @@ int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
 	for_each_online_cpu(cpu) {
 		if (__test_and_set_bit(topology_logical_package_id(cpu), done))
 			continue;
-		ret = smp_call_function_single(cpu, pconfig_on_this_package,
-					       &call, true);
-		if (!ret)
-			ret = call.ret;
+		ret = pconfig_package(cpu, &call);
 		if (ret)
 			break;
 	}

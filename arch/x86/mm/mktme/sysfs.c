@@ -38,6 +38,7 @@ static ssize_t algorithms_show(struct kobject *kobj,
 			  " " : "",
 			  mktme_geo.algs & MKTME_ALG_AES_XTS_256 ? "aes-xts-256" : "");
 }
+
 static struct kobj_attribute algorithms_attr = __ATTR_RO(algorithms);
 
 static struct attribute *mktme_attrs[] = {
