@@ -9,7 +9,7 @@
 
 S := scripts
 
-.PHONY: all deps qemu kernel initramfs emulator-tests build check demo shell clean distclean
+.PHONY: all deps qemu kernel initramfs emulator-tests build check demo shell series clean distclean
 
 all: build
 
@@ -41,8 +41,11 @@ demo: build
 shell: build
 	@$(S)/run-guest.sh --shell
 
+series: deps
+	@$(S)/format-series.sh
+
 clean:
-	rm -rf build/kbuild build/initramfs build/check build/run build/qemu/obj build/emulator-tests
+	rm -rf build/kbuild build/initramfs build/check build/run build/qemu/obj build/emulator-tests build/series build/series-git
 
 distclean:
 	rm -rf build

@@ -18,11 +18,8 @@ for d in arch include mm fs kernel security Documentation tools/testing/selftest
 done
 [ -f "$top/Kconfig.mktme" ] && overlay+=("$top/Kconfig.mktme=arch/x86/Kconfig.mktme")
 
-"$top/scripts/compose-tree.sh" "$src" "$tree" "$top/patches" "${overlay[@]}"
-if [ -f "$top/MAINTAINERS.patch" ] && ! grep -q '^MKTME' "$tree/MAINTAINERS"; then
-	patch -d "$tree" -p1 --batch --forward --no-backup-if-mismatch -r - -s <"$top/MAINTAINERS.patch" ||
-		{ echo "compose: MAINTAINERS.patch does not apply" >&2; exit 1; }
-fi
+EXTRA_PATCHES=$top/MAINTAINERS.patch \
+	"$top/scripts/compose-tree.sh" "$src" "$tree" "$top/patches" "${overlay[@]}"
 
 export CCACHE_DIR=$cache/ccache CCACHE_BASEDIR=$top CCACHE_NOHASHDIR=1 CCACHE_SLOPPINESS=time_macros
 export KBUILD_BUILD_TIMESTAMP="2024-01-01" KBUILD_BUILD_USER=mktme KBUILD_BUILD_HOST=mktme

@@ -39,6 +39,7 @@ guest_run() {
 		"${kunit_flag[@]}"
 }
 
+"$top/scripts/format-series.sh" >"$out/format-series.log" 2>&1 || cat "$out/format-series.log"
 host_tests
 echo "emulator: the hardware model on its own (emulator/tests/suite.py)"
 python3 "$top/emulator/tests/suite.py" --counts "$out/emulator.counts" >"$out/emulator.ktap" 2>&1

@@ -3,8 +3,9 @@
 # compose-tree.sh PRISTINE OUT SERIES_DIR [SRC=DST ...]
 #
 # Make OUT = PRISTINE + new files (each SRC copied to DST, a path inside the
-# tree; SRC may be a directory) + the patches listed in SERIES_DIR/series,
-# applied in order.  Only files that the overlay or the patches touch are
+# tree; SRC may be a directory) + the patches listed in SERIES_DIR/series
+# (the first word of each line), applied in order, then the patches named
+# in $EXTRA_PATCHES.  Only files that the overlay or the patches touch are
 # rewritten, and only when their content changes, so an unchanged tree
 # keeps its timestamps and incremental builds stay incremental.  A patch
 # that does not apply stops the composition, naming the patch and hunk.
@@ -50,6 +51,9 @@ if [ -f "$series_dir/series" ]; then
 		series+=("$series_dir/$p")
 	done <"$series_dir/series"
 fi
+for p in ${EXTRA_PATCHES:-}; do
+	series+=("$p")
+done
 
 # Every file a patch touches, plus what the previous composition touched
 # (so a dropped patch restores the pristine file).
