@@ -10,8 +10,23 @@
 
 #include <linux/types.h>
 
+struct key;
+struct mm_struct;
 struct page;
 struct page_ext_operations;
+struct vm_area_struct;
+
+/* IA32_TME_ACTIVATE[63:48], KEYID_CTRL.ENC_ALG */
+#define MKTME_ALG_AES_XTS_128	(1U << 0)
+#define MKTME_ALG_AES_XTS_256	(1U << 2)
+
+/* KEYID_CTRL.COMMAND */
+enum mktme_command {
+	MKTME_KEYID_SET_KEY_DIRECT,
+	MKTME_KEYID_SET_KEY_RANDOM,
+	MKTME_KEYID_CLEAR_KEY,
+	MKTME_KEYID_NO_ENCRYPT,
+};
 
 #ifdef CONFIG_X86_MKTME
 
@@ -27,6 +42,23 @@ static inline bool mktme_enabled(void)
 }
 
 extern struct page_ext_operations page_mktme_ops;
+
+/* The algorithms firmware activated: MKTME_ALG_* bits */
+u32 mktme_algorithms(void);
+
+/* KeyIDs for the key service (security/keys/mktme_keys.c) */
+int mktme_keyid_alloc(void);
+void mktme_keyid_free(int keyid);
+int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
+			const u8 *key, const u8 *tweak, unsigned int key_len);
+
+/* encrypt_mprotect(): the key's KeyID, and the work on VMAs and pages */
+int mktme_key_get(int serial, struct key **keyp);
+void mktme_key_put(struct key *key);
+int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
+			   unsigned long end, unsigned long prot);
+void mktme_vma_set_keyid(struct vm_area_struct *vma, unsigned long start,
+			 unsigned long end);
 
 /* The KeyID a page's contents are encrypted with; 0: none. */
 int page_keyid(const struct page *page);

@@ -136,6 +136,11 @@ bool __init mktme_detect(void)
 	return true;
 }
 
+u32 mktme_algorithms(void)
+{
+	return mktme_enabled() ? mktme_geo.algs : 0;
+}
+
 /* Return: a free KeyID, -ENOSPC when all are taken, -ENODEV without MKTME */
 int mktme_keyid_alloc(void)
 {

@@ -7,18 +7,6 @@
 #include <linux/types.h>
 #include <asm/mktme.h>
 
-/* IA32_TME_ACTIVATE[63:48], KEYID_CTRL.ENC_ALG */
-#define MKTME_ALG_AES_XTS_128	BIT(0)
-#define MKTME_ALG_AES_XTS_256	BIT(2)
-
-/* KEYID_CTRL.COMMAND */
-enum mktme_command {
-	MKTME_KEYID_SET_KEY_DIRECT,
-	MKTME_KEYID_SET_KEY_RANDOM,
-	MKTME_KEYID_CLEAR_KEY,
-	MKTME_KEYID_NO_ENCRYPT,
-};
-
 #define MKTME_KEY_FIELD_SIZE	64
 
 /* PCONFIG leaf 0 operand: 256-byte aligned, 192 bytes read. */
@@ -53,14 +41,10 @@ extern struct mktme_counters mktme_stats;
 /* Pages allocated with each KeyID, indexed by KeyID (0 included) */
 extern atomic_long_t *mktme_keyid_pages;
 
-int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
-			const u8 *key, const u8 *tweak, unsigned int key_len);
-
-int mktme_keyid_alloc(void);
-void mktme_keyid_free(int keyid);
 int mktme_keyids_in_use(void);
 
 void mktme_page_set_keyid(struct page *page, int order, unsigned int keyid);
+void mktme_page_change_keyid(struct page *page, unsigned int keyid);
 void *mktme_keyid_address(phys_addr_t pa, unsigned int keyid);
 
 bool __init mktme_detect(void);

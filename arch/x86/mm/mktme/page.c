@@ -107,6 +107,20 @@ void mktme_page_set_keyid(struct page *page, int order, unsigned int keyid)
 		mktme_set_one(nth_page(page, i), keyid);
 }
 
+/* Move one allocated page to another KeyID, and its count with it. */
+void mktme_page_change_keyid(struct page *page, unsigned int keyid)
+{
+	int old = page_keyid(page);
+
+	if (old == keyid)
+		return;
+	mktme_set_one(page, keyid);
+	if (old)
+		atomic_long_dec(&mktme_keyid_pages[old]);
+	if (keyid)
+		atomic_long_inc(&mktme_keyid_pages[keyid]);
+}
+
 /* The KeyID an allocation for a VMA asked for, consumed by the allocator */
 static unsigned int mktme_take_hint(void)
 {

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * encrypt_mprotect(): moving the pages of anonymous VMAs to another KeyID
+ * with their contents.
+ *
+ * The 2019 MKTME series zapped a range's pages when its KeyID changed, so
+ * encrypt_mprotect() lost the data.  Here each present page is re-keyed in
+ * place: its PTE is cleared and flushed, its plaintext read through the old
+ * KeyID's alias, its lines flushed, the plaintext written back through the
+ * new KeyID's alias, and the PTE set again with the new KeyID.  The caller
+ * holds mmap_lock for writing, so no fault can see the page meanwhile;
+ * pages shared with other processes are unshared first, so the change is
+ * invisible to them.
+ */
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/mmu_notifier.h>
+#include <linux/pagewalk.h>
+#include <linux/percpu.h>
+#include <asm/tlbflush.h>
+
+#include "mktme.h"
+
+/* Bounce buffer for one page's plaintext, used under the page table lock */
+static DEFINE_PER_CPU_PAGE_ALIGNED(u8, mktme_bounce[PAGE_SIZE]);
+
+struct mktme_walk {
+	unsigned long shared;	/* address of a page to unshare, or 0 */
+	unsigned int keyid;
+};
+
+static int mktme_prepare_pte(pte_t *ptep, unsigned long addr,
+			     unsigned long next, struct mm_walk *walk)
+{
+	struct mktme_walk *w = walk->private;
+	pte_t pte = ptep_get(ptep);
+	struct page *page;
+
+	if (!pte_present(pte))
+		return 0;
+	page = vm_normal_page(walk->vma, addr, pte);
+	if (!page)
+		return 0;
+	/* A device may be writing it: re-keying would corrupt that. */
+	if (folio_maybe_dma_pinned(page_folio(page)))
+		return -EBUSY;
+	if (!PageAnonExclusive(page)) {
+		w->shared = addr;
+		return 1;
+	}
+	return 0;
+}
+
+static const struct mm_walk_ops mktme_prepare_ops = {
+	.pte_entry = mktme_prepare_pte,
+	.walk_lock = PGWALK_WRLOCK,
+};
+
+/**
+ * mktme_mprotect_prepare - check a range before encrypt_mprotect() changes it
+ * @mm: current->mm, locked for writing
+ * @start: page-aligned start
+ * @end: page-aligned end
+ * @prot: the new protection
+ *
+ * Nothing is changed when this fails.  Pages shared copy-on-write with
+ * other processes (after fork) or through KSM are unshared, which the
+ * process cannot tell from before.
+ *
+ * Return: 0; -ENOMEM for a hole in the range; -EINVAL for a VMA other than
+ * private anonymous memory; -EACCES for a protection the VMA may not get;
+ * -EBUSY for a page pinned for DMA.
+ */
+int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
+			   unsigned long end, unsigned long prot)
+{
+	unsigned long want = calc_vm_prot_bits(prot, 0), addr = start;
+	struct mktme_walk w = { };
+	struct vm_area_struct *vma;
+	VMA_ITERATOR(vmi, mm, start);
+	int ret;
+
+	for_each_vma_range(vmi, vma, end) {
+		if (vma->vm_start > addr)
+			return -ENOMEM;
+		if (!vma_is_anonymous(vma) ||
+		    (vma->vm_flags & (VM_SHARED | VM_HUGETLB | VM_PFNMAP | VM_IO |
+				      VM_MIXEDMAP | VM_DROPPABLE)))
+			return -EINVAL;
+		/* VM_MAY* sit four bits above VM_READ, VM_WRITE, VM_EXEC */
+		if ((want & ~(vma->vm_flags >> 4)) & VM_ACCESS_FLAGS)
+			return -EACCES;
+		addr = vma->vm_end;
+	}
+	if (addr < end)
+		return -ENOMEM;
+
+	do {
+		w.shared = 0;
+		ret = walk_page_range(mm, start, end, &mktme_prepare_ops, &w);
+		if (ret < 0)
+			return ret;
+		if (w.shared) {
+			vma = vma_lookup(mm, w.shared);
+			if (handle_mm_fault(vma, w.shared, FAULT_FLAG_UNSHARE, NULL) &
+			    VM_FAULT_ERROR)
+				return -ENOMEM;
+			start = w.shared;
+		}
+	} while (w.shared);
+	return 0;
+}
+
+static pte_t pte_set_keyid(pte_t pte, unsigned int keyid)
+{
+	return __pte((pte_val(pte) & ~mktme_keyid_mask) |
+		     (pteval_t)keyid << mktme_keyid_shift);
+}
+
+static int mktme_rekey_pte(pte_t *ptep, unsigned long addr,
+			   unsigned long next, struct mm_walk *walk)
+{
+	struct mktme_walk *w = walk->private;
+	pte_t pte = ptep_get(ptep);
+	struct page *page;
+	u8 *buf;
+
+	if (!pte_present(pte))
+		return 0;
+	page = vm_normal_page(walk->vma, addr, pte);
+	/* The zero page and other special pages keep KeyID 0 */
+	if (!page || page_keyid(page) == w->keyid)
+		return 0;
+
+	pte = ptep_clear_flush(walk->vma, addr, ptep);
+	buf = get_cpu_ptr(mktme_bounce);
+	memcpy(buf, page_address(page), PAGE_SIZE);
+	mktme_page_change_keyid(page, w->keyid);
+	memcpy(page_address(page), buf, PAGE_SIZE);
+	memzero_explicit(buf, PAGE_SIZE);
+	put_cpu_ptr(mktme_bounce);
+	set_pte_at(walk->mm, addr, ptep, pte_set_keyid(pte, w->keyid));
+	return 0;
+}
+
+static const struct mm_walk_ops mktme_rekey_ops = {
+	.pte_entry = mktme_rekey_pte,
+	.walk_lock = PGWALK_WRLOCK,
+};
+
+/**
+ * mktme_vma_set_keyid - give [start, end) of @vma the KeyID in its vm_flags
+ * @vma: the VMA, just given its new vm_flags by mprotect_fixup()
+ * @start: page-aligned start within @vma
+ * @end: page-aligned end within @vma
+ *
+ * mprotect_fixup() keeps the old KeyID in vm_page_prot, as pgprot_modify()
+ * keeps KeyIDs; set the new one, then move the present pages to it.
+ * Huge PMDs are split by the page walk.
+ */
+void mktme_vma_set_keyid(struct vm_area_struct *vma, unsigned long start,
+			 unsigned long end)
+{
+	struct mktme_walk w = { .keyid = vm_flags_keyid(vma->vm_flags) };
+	struct mmu_notifier_range range;
+
+	vma->vm_page_prot = __pgprot((pgprot_val(vma->vm_page_prot) & ~mktme_keyid_mask) |
+				     (pgprotval_t)w.keyid << mktme_keyid_shift);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_VMA, 0, vma->vm_mm,
+				start, end);
+	mmu_notifier_invalidate_range_start(&range);
+	walk_page_range(vma->vm_mm, start, end, &mktme_rekey_ops, &w);
+	mmu_notifier_invalidate_range_end(&range);
+}

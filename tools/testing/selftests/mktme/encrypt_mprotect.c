@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * encrypt_mprotect(): the order in which arguments are checked, every
+ * error with nothing changed, contents kept across re-keying both ways,
+ * the KeyID in smaps, and the KeyID kept by plain mprotect().
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "../kselftest_harness.h"
+#include "mktme_util.h"
+
+#define NPAGES	16
+
+FIXTURE(em) {
+	long page;
+	char *buf;
+	size_t len;
+	int key, keyid;
+};
+
+FIXTURE_SETUP(em)
+{
+	if (!mktme_available())
+		SKIP(return, "MKTME is not enabled (needs TME-MK or the QEMU model)");
+	self->page = sysconf(_SC_PAGESIZE);
+	self->len = NPAGES * self->page;
+	self->buf = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	self->key = add_mktme_key("em", "type=cpu");
+	ASSERT_LT(0, self->key) {
+		TH_LOG("add_key: %s", strerror(errno));
+	}
+	self->keyid = key_keyid(self->key);
+	ASSERT_LT(0, self->keyid) {
+		char line[512];
+
+		key_proc_line(self->key, line, sizeof(line));
+		TH_LOG("key %d: /proc/keys: %s", self->key, line);
+	}
+}
+
+FIXTURE_TEARDOWN(em)
+{
+	if (self->buf && self->buf != MAP_FAILED)
+		munmap(self->buf, self->len);
+	if (self->key > 0)
+		keyctl(KEYCTL_UNLINK, self->key, KEY_SPEC_PROCESS_KEYRING, 0, 0);
+}
+
+static void fill(char *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (char)(i * 31 + seed);
+}
+
+static int check(const char *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != (char)(i * 31 + seed))
+			return -1;
+	return 0;
+}
+
+TEST_F(em, contents_kept_both_ways)
+{
+	fill(self->buf, self->len, 7);
+	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
+					  self->key, 0));
+	EXPECT_EQ(self->keyid, smaps_keyid(self->buf));
+	EXPECT_EQ(0, check(self->buf, self->len, 7));
+
+	/* Back to KeyID 0 */
+	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
+					  MKTME_NO_KEY, 0));
+	EXPECT_EQ(0, smaps_keyid(self->buf));
+	EXPECT_EQ(0, check(self->buf, self->len, 7));
+}
+
+TEST_F(em, new_pages_and_zero_page_under_a_key)
+{
+	size_t i;
+
+	/* Nothing faulted in yet: read faults map the zero page */
+	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
+					  self->key, 0));
+	for (i = 0; i < self->len; i += self->page)
+		ASSERT_EQ(0, self->buf[i]);
+	fill(self->buf, self->len, 3);
+	EXPECT_EQ(0, check(self->buf, self->len, 3));
+}
+
+TEST_F(em, part_of_a_vma_splits_it)
+{
+	char *mid = self->buf + 4 * self->page;
+
+	fill(self->buf, self->len, 9);
+	ASSERT_EQ(0, sys_encrypt_mprotect(mid, 4 * self->page, PROT_READ | PROT_WRITE,
+					  self->key, 0));
+	EXPECT_EQ(0, smaps_keyid(self->buf));
+	EXPECT_EQ(self->keyid, smaps_keyid(mid));
+	EXPECT_EQ(0, smaps_keyid(mid + 4 * self->page));
+	EXPECT_EQ(0, check(self->buf, self->len, 9));
+}
+
+TEST_F(em, plain_mprotect_keeps_the_keyid)
+{
+	fill(self->buf, self->len, 5);
+	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
+					  self->key, 0));
+	ASSERT_EQ(0, mprotect(self->buf, self->len, PROT_READ));
+	EXPECT_EQ(self->keyid, smaps_keyid(self->buf));
+	ASSERT_EQ(0, mprotect(self->buf, self->len, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(self->keyid, smaps_keyid(self->buf));
+	EXPECT_EQ(0, check(self->buf, self->len, 5));
+}
+
+TEST_F(em, fork_shares_then_parent_rekeys)
+{
+	pid_t pid;
+	int status;
+
+	fill(self->buf, self->len, 11);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* The child keeps its view of the shared pages */
+		usleep(200000);
+		_exit(check(self->buf, self->len, 11) ? 1 : 0);
+	}
+	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
+					  self->key, 0));
+	EXPECT_EQ(0, check(self->buf, self->len, 11));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/*
+ * The documented order: MKTME enabled (ENODEV), flags (EINVAL), the key
+ * (ENOKEY, EKEYREVOKED, EACCES, EINVAL for another type), then the range
+ * as mprotect() checks it, then every VMA (ENOMEM, EINVAL, EACCES).
+ */
+TEST_F(em, argument_order)
+{
+	/* Bad flags win over a bad key and a bad address */
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf + 1, self->len, PROT_READ, -12345, 1));
+	EXPECT_EQ(EINVAL, errno);
+	/* A bad key wins over a bad address */
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf + 1, self->len, PROT_READ, 0x7fffffff, 0));
+	EXPECT_EQ(ENOKEY, errno);
+	/* Then the address */
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf + 1, self->len, PROT_READ, self->key, 0));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(em, errors)
+{
+	int user_key = syscall(__NR_add_key, "user", "em-user", "x", 1,
+			       KEY_SPEC_PROCESS_KEYRING);
+	int revoked = add_mktme_key("em-revoked", "type=cpu");
+	char *file, *shared;
+	int fd;
+
+	ASSERT_LT(0, user_key);
+	ASSERT_LT(0, revoked);
+	ASSERT_EQ(0, keyctl(KEYCTL_REVOKE, revoked, 0, 0, 0));
+
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len, PROT_READ, self->key, 2));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len, PROT_READ, user_key, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len, PROT_READ, revoked, 0));
+	EXPECT_EQ(EKEYREVOKED, errno);
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len,
+					   PROT_READ | PROT_GROWSDOWN, self->key, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len, 0x1000, self->key, 0));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* A hole */
+	ASSERT_EQ(0, munmap(self->buf + 8 * self->page, self->page));
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len, PROT_READ, self->key, 0));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_EQ(0, smaps_keyid(self->buf));
+
+	/* Not private anonymous memory: nothing changes, not even the first VMA */
+	shared = mmap(NULL, self->page, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, shared);
+	EXPECT_EQ(-1, sys_encrypt_mprotect(shared, self->page, PROT_READ, self->key, 0));
+	EXPECT_EQ(EINVAL, errno);
+	fd = open("/init", O_RDONLY);
+	ASSERT_LE(0, fd);
+	file = mmap(self->buf + 8 * self->page, self->page, PROT_READ,
+		    MAP_PRIVATE | MAP_FIXED, fd, 0);
+	ASSERT_EQ(self->buf + 8 * self->page, file);
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len, PROT_READ, self->key, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, smaps_keyid(self->buf));
+	close(fd);
+
+	/* A protection the VMA may not get */
+	EXPECT_EQ(-1, sys_encrypt_mprotect(file, self->page, PROT_READ | PROT_WRITE,
+					   self->key, 0));
+	EXPECT_EQ(EINVAL, errno);
+
+	munmap(shared, self->page);
+	keyctl(KEYCTL_UNLINK, user_key, KEY_SPEC_PROCESS_KEYRING, 0, 0);
+	keyctl(KEYCTL_UNLINK, revoked, KEY_SPEC_PROCESS_KEYRING, 0, 0);
+}
+
+TEST_F(em, key_needs_view_permission)
+{
+	/* Possessor may do nothing with the key: lookups fail with EACCES */
+	ASSERT_EQ(0, keyctl(KEYCTL_SETPERM, self->key, 0, 0, 0));
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len, PROT_READ, self->key, 0));
+	EXPECT_EQ(EACCES, errno);
+}
+
+TEST_HARNESS_MAIN
