@@ -8,6 +8,7 @@
 #ifndef _ASM_X86_MKTME_H
 #define _ASM_X86_MKTME_H
 
+#include <linux/bits.h>
 #include <linux/types.h>
 
 struct key;
@@ -17,8 +18,8 @@ struct page_ext_operations;
 struct vm_area_struct;
 
 /* IA32_TME_ACTIVATE[63:48], KEYID_CTRL.ENC_ALG */
-#define MKTME_ALG_AES_XTS_128	(1U << 0)
-#define MKTME_ALG_AES_XTS_256	(1U << 2)
+#define MKTME_ALG_AES_XTS_128	BIT(0)
+#define MKTME_ALG_AES_XTS_256	BIT(2)
 
 /* KEYID_CTRL.COMMAND */
 enum mktme_command {

@@ -74,10 +74,10 @@ static const struct mm_walk_ops mktme_prepare_ops = {
 int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
 			   unsigned long end, unsigned long prot)
 {
+	VMA_ITERATOR(vmi, mm, start);
 	unsigned long want = calc_vm_prot_bits(prot, 0), addr = start;
 	struct mktme_walk w = { };
 	struct vm_area_struct *vma;
-	VMA_ITERATOR(vmi, mm, start);
 	int ret;
 
 	for_each_vma_range(vmi, vma, end) {
