@@ -64,6 +64,7 @@ struct mktme_payload {
 	int keyid;
 	enum mktme_key_kind kind;
 	u32 alg;
+	bool erased;		/* by revoke: destroy has nothing left to do */
 };
 
 enum { OPT_TYPE, OPT_ALGORITHM, OPT_KEY, OPT_TWEAK, OPT_ERROR };
@@ -284,21 +285,24 @@ static void mktme_describe(const struct key *key, struct seq_file *m)
 }
 
 /*
- * Revoking a key erases what it encrypted: its KeyID gets a fresh random
- * key on every package before revoke returns.
+ * Revoking a key is secure erase: every mapping of its memory is torn
+ * down, the caches are written back and its KeyID gets a fresh random key
+ * on every package, all before revoke returns.  Called with key->sem held
+ * for writing, which encrypt_mprotect() holds for reading while it uses
+ * the KeyID.
  */
 static void mktme_revoke(struct key *key)
 {
 	struct mktme_payload *p = key->payload.data[0];
 
-	if (p && mktme_erase(p->keyid, p->alg))
+	if (!p || p->erased)
+		return;
+	if (mktme_revoke_keyid(p->keyid, p->alg))
 		pr_err("KeyID %d could not be erased\n", p->keyid);
+	p->erased = true;
 }
 
-/*
- * destroy() may not sleep, and PCONFIG does: erase from a work item.
- * VMAs may still carry the KeyID, so it is not handed out again.
- */
+/* destroy() may not sleep, and erasing does: erase from a work item. */
 struct mktme_retire {
 	struct work_struct work;
 	struct mktme_payload *p;
@@ -308,7 +312,7 @@ static void mktme_retire_fn(struct work_struct *work)
 {
 	struct mktme_retire *r = container_of(work, struct mktme_retire, work);
 
-	if (mktme_erase(r->p->keyid, r->p->alg))
+	if (mktme_revoke_keyid(r->p->keyid, r->p->alg))
 		pr_err("KeyID %d could not be erased\n", r->p->keyid);
 	kfree(r->p);
 	kfree(r);
@@ -321,6 +325,10 @@ static void mktme_destroy(struct key *key)
 
 	if (!p)
 		return;
+	if (p->erased) {
+		kfree(p);
+		return;
+	}
 	r = kmalloc(sizeof(*r), GFP_ATOMIC);
 	if (!r) {
 		pr_err("KeyID %d left unerased: out of memory\n", p->keyid);
@@ -345,7 +353,9 @@ struct key_type key_type_mktme = {
 /**
  * mktme_key_get - the KeyID of an mktme key, for encrypt_mprotect()
  * @serial: the key's serial, or MKTME_NO_KEY for KeyID 0
- * @keyp: gets a reference to the key (NULL for MKTME_NO_KEY)
+ * @keyp: gets a reference to the key (NULL for MKTME_NO_KEY), with its
+ *	semaphore held for reading, so that the key cannot be revoked until
+ *	mktme_key_put()
  *
  * Return: the KeyID, or -ENOKEY, -EKEYREVOKED, -EKEYEXPIRED, -EACCES (no
  * View permission), -EINVAL (not an mktme key).
@@ -371,8 +381,8 @@ int mktme_key_get(key_serial_t serial, struct key **keyp)
 	down_read(&key->sem);
 	p = key->payload.data[0];
 	keyid = test_bit(KEY_FLAG_REVOKED, &key->flags) || !p ? -EKEYREVOKED : p->keyid;
-	up_read(&key->sem);
 	if (keyid < 0) {
+		up_read(&key->sem);
 		key_put(key);
 		return keyid;
 	}
@@ -382,6 +392,9 @@ int mktme_key_get(key_serial_t serial, struct key **keyp)
 
 void mktme_key_put(struct key *key)
 {
+	if (!key)
+		return;
+	up_read(&key->sem);
 	key_put(key);
 }
 

@@ -53,6 +53,9 @@ void mktme_keyid_free(int keyid);
 int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
 			const u8 *key, const u8 *tweak, unsigned int key_len);
 
+/* Secure erase, for a key that is revoked or destroyed (may sleep) */
+int mktme_revoke_keyid(unsigned int keyid, u32 alg);
+
 /* encrypt_mprotect(): the key's KeyID, and the work on VMAs and pages */
 int mktme_key_get(int serial, struct key **keyp);
 void mktme_key_put(struct key *key);

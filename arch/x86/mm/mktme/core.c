@@ -45,6 +45,8 @@ atomic_long_t *mktme_keyid_pages __ro_after_init;
 
 static DEFINE_IDA(mktme_keyid_ida);
 static atomic_t mktme_keyids_used = ATOMIC_INIT(0);
+/* Revoked KeyIDs waiting for their last page to be freed */
+static unsigned long *mktme_draining;
 
 static bool mktme_off __initdata;
 
@@ -165,6 +167,27 @@ int mktme_keyids_in_use(void)
 	return atomic_read(&mktme_keyids_used);
 }
 
+/* Back to the pool, once no page holds data under the KeyID. */
+void mktme_keyid_pages_dropped(unsigned int keyid)
+{
+	if (atomic_long_read(&mktme_keyid_pages[keyid]))
+		return;
+	if (test_and_clear_bit(keyid, mktme_draining))
+		mktme_keyid_free(keyid);
+}
+
+/* The KeyID's key was erased: free it when its pages are gone. */
+void mktme_keyid_retire(unsigned int keyid)
+{
+	set_bit(keyid, mktme_draining);
+	mktme_keyid_pages_dropped(keyid);
+}
+
+int mktme_keyids_draining(void)
+{
+	return bitmap_weight(mktme_draining, mktme_nr_keyids + 1);
+}
+
 static int __init mktme_init(void)
 {
 	unsigned int nr = mktme_geo.nr_keyids;
@@ -179,8 +202,11 @@ static int __init mktme_init(void)
 		mktme_geo.algs & MKTME_ALG_AES_XTS_256 ? "AES-XTS-256" : "");
 
 	mktme_keyid_pages = kcalloc(nr + 1, sizeof(*mktme_keyid_pages), GFP_KERNEL);
-	if (!mktme_keyid_pages)
-		return -ENOMEM;
+	mktme_draining = bitmap_zalloc(nr + 1, GFP_KERNEL);
+	if (!mktme_keyid_pages || !mktme_draining) {
+		ret = -ENOMEM;
+		goto fail;
+	}
 	/*
 	 * Map the aliases while __pa() still maps their addresses to the
 	 * KeyID-tagged physical addresses; from then on, __pa() strips the
@@ -202,6 +228,7 @@ fail:
 	pr_err("not enabled: %d\n", ret);
 	kfree(mktme_keyid_pages);
 	mktme_keyid_pages = NULL;
+	bitmap_free(mktme_draining);
 	return ret;
 }
 arch_initcall(mktme_init);

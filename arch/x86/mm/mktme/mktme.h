@@ -35,6 +35,8 @@ struct mktme_counters {
 	atomic64_t pconfig_calls;
 	atomic64_t pconfig_failures;	/* calls that returned an error */
 	atomic64_t pconfig_retries;
+	atomic64_t erases;		/* KeyIDs erased by revocation */
+	atomic64_t erased_pages;	/* pages unmapped by those */
 };
 
 extern struct mktme_counters mktme_stats;
@@ -42,6 +44,9 @@ extern struct mktme_counters mktme_stats;
 extern atomic_long_t *mktme_keyid_pages;
 
 int mktme_keyids_in_use(void);
+void mktme_keyid_retire(unsigned int keyid);
+void mktme_keyid_pages_dropped(unsigned int keyid);
+int mktme_keyids_draining(void);
 
 void mktme_page_set_keyid(struct page *page, int order, unsigned int keyid);
 void mktme_page_change_keyid(struct page *page, unsigned int keyid);

@@ -115,10 +115,10 @@ void mktme_page_change_keyid(struct page *page, unsigned int keyid)
 	if (old == keyid)
 		return;
 	mktme_set_one(page, keyid);
-	if (old)
-		atomic_long_dec(&mktme_keyid_pages[old]);
 	if (keyid)
 		atomic_long_inc(&mktme_keyid_pages[keyid]);
+	if (old && atomic_long_dec_and_test(&mktme_keyid_pages[old]))
+		mktme_keyid_pages_dropped(old);
 }
 
 /* The KeyID an allocation for a VMA asked for, consumed by the allocator */
@@ -155,8 +155,8 @@ void __mktme_free_page(struct page *page, int order)
 	/* The KeyID stays with the free page: see mktme_set_one(). */
 	for (i = 0; i < 1UL << order; i++) {
 		keyid = page_keyid(nth_page(page, i));
-		if (keyid)
-			atomic_long_dec(&mktme_keyid_pages[keyid]);
+		if (keyid && atomic_long_dec_and_test(&mktme_keyid_pages[keyid]))
+			mktme_keyid_pages_dropped(keyid);
 	}
 }
 

@@ -24,6 +24,9 @@ MKTME_ATTR(keyid_shift, "%u", mktme_keyid_shift);
 MKTME_ATTR(nr_keyids, "%u", mktme_nr_keyids);
 MKTME_ATTR(nr_tdx_keyids, "%u", mktme_geo.nr_tdx_keyids);
 MKTME_ATTR(keyids_in_use, "%d", mktme_keyids_in_use());
+MKTME_ATTR(keyids_draining, "%d", mktme_keyids_draining());
+MKTME_ATTR(erases, "%lld", atomic64_read(&mktme_stats.erases));
+MKTME_ATTR(erased_pages, "%lld", atomic64_read(&mktme_stats.erased_pages));
 MKTME_ATTR(cache_flushes, "%lld", atomic64_read(&mktme_stats.flushes));
 MKTME_ATTR(pconfig_calls, "%lld", atomic64_read(&mktme_stats.pconfig_calls));
 MKTME_ATTR(pconfig_failures, "%lld", atomic64_read(&mktme_stats.pconfig_failures));
@@ -48,6 +51,9 @@ static struct attribute *mktme_attrs[] = {
 	&nr_tdx_keyids_attr.attr,
 	&algorithms_attr.attr,
 	&keyids_in_use_attr.attr,
+	&keyids_draining_attr.attr,
+	&erases_attr.attr,
+	&erased_pages_attr.attr,
 	&cache_flushes_attr.attr,
 	&pconfig_calls_attr.attr,
 	&pconfig_failures_attr.attr,

@@ -16,7 +16,12 @@
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagewalk.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
+#include <linux/slab.h>
 #include <linux/percpu.h>
+#include <asm/smp.h>
 #include <asm/tlbflush.h>
 
 #include "mktme.h"
@@ -172,4 +177,102 @@ void mktme_vma_set_keyid(struct vm_area_struct *vma, unsigned long start,
 	mmu_notifier_invalidate_range_start(&range);
 	walk_page_range(vma->vm_mm, start, end, &mktme_rekey_ops, &w);
 	mmu_notifier_invalidate_range_end(&range);
+}
+
+/* A revoked key's memory: every access is SIGBUS, never a new page. */
+static vm_fault_t mktme_revoked_fault(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct vm_operations_struct mktme_revoked_vm_ops = {
+	.fault = mktme_revoked_fault,
+};
+
+/* Tear down @mm's mappings of @keyid's memory; returns the pages unmapped. */
+static unsigned long mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
+{
+	unsigned long before = atomic_long_read(&mktme_keyid_pages[keyid]);
+	struct vm_area_struct *vma;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	mmap_write_lock(mm);
+	for_each_vma(vmi, vma) {
+		if (vm_flags_keyid(vma->vm_flags) != keyid || !vma_is_anonymous(vma))
+			continue;
+		/* Faults under the per-VMA lock must see the change too */
+		vma_start_write(vma);
+		zap_page_range_single(vma, vma->vm_start, vma->vm_end - vma->vm_start,
+				      NULL);
+		vma->vm_ops = &mktme_revoked_vm_ops;
+	}
+	mmap_write_unlock(mm);
+	return before - min(before, (unsigned long)atomic_long_read(&mktme_keyid_pages[keyid]));
+}
+
+/* References to every mm in the system, each once; NULL on no memory */
+static struct mm_struct **mktme_all_mms(unsigned int *count)
+{
+	unsigned int max = nr_processes() + 64, n = 0, i;
+	struct task_struct *p;
+	struct mm_struct **mms, *mm;
+
+	mms = kvcalloc(max, sizeof(*mms), GFP_KERNEL);
+	if (!mms)
+		return NULL;
+	rcu_read_lock();
+	for_each_process(p) {
+		if (n == max)
+			break;
+		mm = get_task_mm(p);
+		if (!mm)
+			continue;
+		for (i = 0; i < n && mms[i] != mm; i++)
+			;
+		if (i < n)
+			mmput_async(mm);
+		else
+			mms[n++] = mm;
+	}
+	rcu_read_unlock();
+	*count = n;
+	return mms;
+}
+
+/**
+ * mktme_revoke_keyid - secure erase of everything encrypted with @keyid
+ * @keyid: the KeyID of a revoked or destroyed key
+ * @alg: its algorithm, for the new key
+ *
+ * Every mapping of the KeyID's memory in every process is torn down (a
+ * later access is SIGBUS), the caches are written back, and every
+ * package's key slot gets a fresh random key before this returns; the
+ * KeyID goes back to the pool once its last page is freed.
+ *
+ * Return: 0, or the error of reprogramming the slot.
+ */
+int mktme_revoke_keyid(unsigned int keyid, u32 alg)
+{
+	unsigned long unmapped = 0;
+	struct mm_struct **mms;
+	unsigned int n, i;
+	int ret;
+
+	mms = mktme_all_mms(&n);
+	if (!mms)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		unmapped += mktme_revoke_mm(mms[i], keyid);
+		mmput(mms[i]);
+	}
+	kvfree(mms);
+
+	/* No dirty line of the KeyID may reach DRAM after the new key */
+	wbinvd_on_all_cpus();
+	ret = mktme_program_keyid(keyid, MKTME_KEYID_SET_KEY_RANDOM, alg,
+				  NULL, NULL, 0);
+	atomic64_inc(&mktme_stats.erases);
+	atomic64_add(unmapped, &mktme_stats.erased_pages);
+	mktme_keyid_retire(keyid);
+	return ret;
 }

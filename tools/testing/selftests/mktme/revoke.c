@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Revocation is secure erase: mappings of the key's memory are torn down
+ * in every process (SIGBUS, never data), every package's slot is
+ * reprogrammed before revoke returns, and the KeyID goes back to the pool.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "../kselftest_harness.h"
+#include "mktme_util.h"
+
+#define NPAGES	8
+
+static __thread sigjmp_buf bus_jmp;
+static __thread volatile int bus_armed;
+
+static void on_sigbus(int sig)
+{
+	if (bus_armed)
+		siglongjmp(bus_jmp, 1);
+	_exit(99);
+}
+
+static void catch_sigbus(void)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/* 1: SIGBUS; 0: the byte read equals @expect; -1: another byte */
+static int touch(volatile char *p, char expect)
+{
+	char c;
+
+	bus_armed = 1;
+	if (sigsetjmp(bus_jmp, 1)) {
+		bus_armed = 0;
+		return 1;
+	}
+	c = *p;
+	bus_armed = 0;
+	return c == expect ? 0 : -1;
+}
+
+static long stat_of(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/mktme/%s", name);
+	return read_long_file(path);
+}
+
+FIXTURE(revoke) {
+	long page;
+	char *buf;
+	size_t len;
+	int key;
+};
+
+FIXTURE_SETUP(revoke)
+{
+	if (!mktme_available())
+		SKIP(return, "MKTME is not enabled (needs TME-MK or the QEMU model)");
+	catch_sigbus();
+	self->page = sysconf(_SC_PAGESIZE);
+	self->len = NPAGES * self->page;
+	self->buf = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	self->key = add_mktme_key("revoke", "type=cpu");
+	ASSERT_LT(0, self->key);
+	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
+					  self->key, 0));
+	memset(self->buf, 'S', self->len);
+}
+
+FIXTURE_TEARDOWN(revoke)
+{
+	if (self->buf && self->buf != MAP_FAILED)
+		munmap(self->buf, self->len);
+	if (self->key > 0)
+		keyctl(KEYCTL_UNLINK, self->key, KEY_SPEC_PROCESS_KEYRING, 0, 0);
+}
+
+TEST_F(revoke, mapping_gone_slot_reprogrammed_keyid_returned)
+{
+	long in_use = keyids_in_use(), erases = stat_of("erases");
+	long pages = stat_of("erased_pages"), calls = stat_of("pconfig_calls");
+	size_t i;
+
+	ASSERT_EQ(0, touch(self->buf, 'S'));
+	ASSERT_EQ(0, keyctl(KEYCTL_REVOKE, self->key, 0, 0, 0));
+	/* Done before revoke returned */
+	EXPECT_EQ(erases + 1, stat_of("erases"));
+	EXPECT_LE(pages + NPAGES, stat_of("erased_pages"));
+	EXPECT_LE(calls + 2, stat_of("pconfig_calls"));	/* two packages */
+	EXPECT_EQ(in_use - 1, keyids_in_use());
+	for (i = 0; i < self->len; i += self->page)
+		EXPECT_EQ(1, touch(self->buf + i, 'S'));
+	/* Writes too: no new page appears */
+	bus_armed = 1;
+	if (!sigsetjmp(bus_jmp, 1)) {
+		self->buf[0] = 'x';
+		bus_armed = 0;
+		TH_LOG("a write to revoked memory succeeded");
+		EXPECT_EQ(1, 0);
+	}
+	bus_armed = 0;
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len, PROT_READ, self->key, 0));
+	EXPECT_EQ(EKEYREVOKED, errno);
+}
+
+TEST_F(revoke, other_processes_lose_their_mappings)
+{
+	int up[2], down[2], status;
+	char c;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(up));
+	ASSERT_EQ(0, pipe(down));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		char *mine = mmap(NULL, self->page, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (mine == MAP_FAILED ||
+		    sys_encrypt_mprotect(mine, self->page, PROT_READ | PROT_WRITE,
+					 self->key, 0))
+			_exit(2);
+		memset(mine, 'C', self->page);
+		if (write(up[1], "r", 1) != 1 || read(down[0], &c, 1) != 1)
+			_exit(3);
+		/* The parent's revoke took this process's memory too */
+		_exit(touch(mine, 'C') == 1 && touch(self->buf, 'S') == 1 ? 0 : 4);
+	}
+	ASSERT_EQ(1, read(up[0], &c, 1));
+	ASSERT_EQ(0, keyctl(KEYCTL_REVOKE, self->key, 0, 0, 0));
+	ASSERT_EQ(1, write(down[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+struct toucher {
+	volatile char *buf;
+	size_t len;
+	volatile int stop;
+	int bad;	/* read something other than the data */
+	int bus;	/* got SIGBUS */
+};
+
+static void *toucher_fn(void *arg)
+{
+	struct toucher *t = arg;
+	size_t i = 0;
+	int r;
+
+	while (!t->stop) {
+		r = touch(t->buf + i, 'S');
+		if (r < 0)
+			t->bad++;
+		if (r > 0) {
+			t->bus++;
+			break;
+		}
+		i = (i + 4096) % t->len;
+	}
+	return NULL;
+}
+
+TEST_F(revoke, threads_faulting_during_revoke_never_see_other_data)
+{
+	struct toucher t[2];
+	pthread_t th[2];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		t[i] = (struct toucher){ .buf = self->buf, .len = self->len };
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, toucher_fn, &t[i]));
+	}
+	usleep(100000);
+	ASSERT_EQ(0, keyctl(KEYCTL_REVOKE, self->key, 0, 0, 0));
+	usleep(100000);
+	for (i = 0; i < 2; i++) {
+		t[i].stop = 1;
+		pthread_join(th[i], NULL);
+		EXPECT_EQ(0, t[i].bad);
+		EXPECT_EQ(1, t[i].bus);
+	}
+}
+
+/* All KeyIDs taken: ENOSPC; a revoked key's KeyID is reused. */
+TEST_F(revoke, exhaustion_and_reuse_after_revoke)
+{
+	static int keys[4096];
+	int n = 0, again, i;
+	long in_use;
+
+	ASSERT_EQ(0, keyctl(KEYCTL_REVOKE, self->key, 0, 0, 0));
+	in_use = keyids_in_use();
+	for (;;) {
+		char desc[32];
+		int k;
+
+		/* Distinct names: add_key() would replace a key of the same name */
+		snprintf(desc, sizeof(desc), "fill-%d", n);
+		k = add_mktme_key(desc, "type=cpu");
+
+		if (k < 0)
+			break;
+		ASSERT_GT(4096, n);
+		keys[n++] = k;
+	}
+	EXPECT_EQ(ENOSPC, errno);
+	EXPECT_EQ(stat_of("nr_keyids"), keyids_in_use());
+	EXPECT_LT(0, n);
+	if (n) {
+		ASSERT_EQ(0, keyctl(KEYCTL_REVOKE, keys[n - 1], 0, 0, 0));
+		again = add_mktme_key("again", "type=cpu");
+		EXPECT_LT(0, again);
+		if (again > 0)
+			keys[n - 1] = again;
+	}
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(0, keyctl(KEYCTL_REVOKE, keys[i], 0, 0, 0));
+	/* Keys destroyed earlier may still be returning theirs */
+	EXPECT_GE(in_use, keyids_in_use());
+}
+
+TEST_HARNESS_MAIN
