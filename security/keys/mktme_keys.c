@@ -65,6 +65,7 @@ struct mktme_payload {
 	enum mktme_key_kind kind;
 	u32 alg;
 	bool erased;		/* by revoke: destroy has nothing left to do */
+	struct work_struct retire;
 };
 
 enum { OPT_TYPE, OPT_ALGORITHM, OPT_KEY, OPT_TWEAK, OPT_ERROR };
@@ -303,25 +304,18 @@ static void mktme_revoke(struct key *key)
 }
 
 /* destroy() may not sleep, and erasing does: erase from a work item. */
-struct mktme_retire {
-	struct work_struct work;
-	struct mktme_payload *p;
-};
-
 static void mktme_retire_fn(struct work_struct *work)
 {
-	struct mktme_retire *r = container_of(work, struct mktme_retire, work);
+	struct mktme_payload *p = container_of(work, struct mktme_payload, retire);
 
-	if (mktme_revoke_keyid(r->p->keyid, r->p->alg))
-		pr_err("KeyID %d could not be erased\n", r->p->keyid);
-	kfree(r->p);
-	kfree(r);
+	if (mktme_revoke_keyid(p->keyid, p->alg))
+		pr_err("KeyID %d could not be erased\n", p->keyid);
+	kfree(p);
 }
 
 static void mktme_destroy(struct key *key)
 {
 	struct mktme_payload *p = key->payload.data[0];
-	struct mktme_retire *r;
 
 	if (!p)
 		return;
@@ -329,15 +323,8 @@ static void mktme_destroy(struct key *key)
 		kfree(p);
 		return;
 	}
-	r = kmalloc(sizeof(*r), GFP_ATOMIC);
-	if (!r) {
-		pr_err("KeyID %d left unerased: out of memory\n", p->keyid);
-		kfree(p);
-		return;
-	}
-	INIT_WORK(&r->work, mktme_retire_fn);
-	r->p = p;
-	schedule_work(&r->work);
+	INIT_WORK(&p->retire, mktme_retire_fn);
+	schedule_work(&p->retire);
 }
 
 struct key_type key_type_mktme = {

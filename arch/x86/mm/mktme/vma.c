@@ -192,9 +192,9 @@ static const struct vm_operations_struct mktme_revoked_vm_ops = {
 /* Tear down @mm's mappings of @keyid's memory; returns the pages unmapped. */
 static unsigned long mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
 {
+	VMA_ITERATOR(vmi, mm, 0);
 	unsigned long before = atomic_long_read(&mktme_keyid_pages[keyid]);
 	struct vm_area_struct *vma;
-	VMA_ITERATOR(vmi, mm, 0);
 
 	mmap_write_lock(mm);
 	for_each_vma(vmi, vma) {
@@ -207,7 +207,8 @@ static unsigned long mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
 		vma->vm_ops = &mktme_revoked_vm_ops;
 	}
 	mmap_write_unlock(mm);
-	return before - min(before, (unsigned long)atomic_long_read(&mktme_keyid_pages[keyid]));
+	return before - min_t(unsigned long, before,
+			      atomic_long_read(&mktme_keyid_pages[keyid]));
 }
 
 /* References to every mm in the system, each once; NULL on no memory */
