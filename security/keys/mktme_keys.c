@@ -241,6 +241,14 @@ static int mktme_erase(int keyid, u32 alg)
 				   NULL, NULL, 0);
 }
 
+/* Each KeyID's key serial, for prctl(PR_GET_MKTME_KEY) */
+static key_serial_t *keyid_serials;
+
+int mktme_keyid_serial(unsigned int keyid)
+{
+	return keyid_serials ? READ_ONCE(keyid_serials[keyid]) : 0;
+}
+
 static int mktme_instantiate(struct key *key, struct key_preparsed_payload *prep)
 {
 	struct mktme_options *o = prep->payload.data[0];
@@ -267,6 +275,7 @@ static int mktme_instantiate(struct key *key, struct key_preparsed_payload *prep
 	p->keyid = keyid;
 	p->kind = o->kind;
 	p->alg = o->alg;
+	WRITE_ONCE(keyid_serials[keyid], key->serial);
 	rcu_assign_keypointer(key, p);
 	return 0;
 err_free:
@@ -298,6 +307,7 @@ static void mktme_revoke(struct key *key)
 
 	if (!p || p->erased)
 		return;
+	WRITE_ONCE(keyid_serials[p->keyid], 0);
 	if (mktme_revoke_keyid(p->keyid, p->alg))
 		pr_err("KeyID %d could not be erased\n", p->keyid);
 	p->erased = true;
@@ -308,6 +318,7 @@ static void mktme_retire_fn(struct work_struct *work)
 {
 	struct mktme_payload *p = container_of(work, struct mktme_payload, retire);
 
+	WRITE_ONCE(keyid_serials[p->keyid], 0);
 	if (mktme_revoke_keyid(p->keyid, p->alg))
 		pr_err("KeyID %d could not be erased\n", p->keyid);
 	kfree(p);
@@ -389,6 +400,9 @@ static int __init mktme_keys_init(void)
 {
 	if (!mktme_enabled())
 		return 0;
+	keyid_serials = kcalloc(mktme_nr_keyids + 1, sizeof(*keyid_serials), GFP_KERNEL);
+	if (!keyid_serials)
+		return -ENOMEM;
 	return register_key_type(&key_type_mktme);
 }
 late_initcall(mktme_keys_init);

@@ -56,6 +56,18 @@ int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
 /* Secure erase, for a key that is revoked or destroyed (may sleep) */
 int mktme_revoke_keyid(unsigned int keyid, u32 alg);
 
+/* prctl(PR_SET_MKTME_KEY / PR_GET_MKTME_KEY): a process's default key */
+int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
+			  unsigned long flags, unsigned long unused);
+int mktme_get_default_key(unsigned long pidfd);
+#define MKTME_SET_KEY(a, b, c, d)	mktme_set_default_key(a, b, c, d)
+#define MKTME_GET_KEY(a)		mktme_get_default_key(a)
+int mktme_keyid_serial(unsigned int keyid);
+
+/* Anonymous memory of a process whose default key was revoked: refused */
+long mktme_mmap_check(unsigned long flags);
+#define arch_mmap_check(addr, len, flags)	mktme_mmap_check(flags)
+
 /* encrypt_mprotect(): the key's KeyID, and the work on VMAs and pages */
 int mktme_key_get(int serial, struct key **keyp);
 void mktme_key_put(struct key *key);

@@ -16,6 +16,9 @@
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagewalk.h>
+#include <linux/pid.h>
+#include <linux/prctl.h>
+#include <linux/ptrace.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/stat.h>
@@ -61,6 +64,38 @@ static const struct mm_walk_ops mktme_prepare_ops = {
 	.walk_lock = PGWALK_WRLOCK,
 };
 
+/* Private anonymous memory: the only kind that gets KeyIDs */
+static bool mktme_vma_suitable(struct vm_area_struct *vma)
+{
+	return vma_is_anonymous(vma) &&
+	       !(vma->vm_flags & (VM_SHARED | VM_HUGETLB | VM_PFNMAP | VM_IO |
+				  VM_MIXEDMAP | VM_DROPPABLE));
+}
+
+/* Unshare COW-shared pages of [start, end); -EBUSY for a pinned one */
+static int mktme_prepare_pages(struct mm_struct *mm, unsigned long start,
+			       unsigned long end)
+{
+	struct mktme_walk w = { };
+	struct vm_area_struct *vma;
+	int ret;
+
+	do {
+		w.shared = 0;
+		ret = walk_page_range(mm, start, end, &mktme_prepare_ops, &w);
+		if (ret < 0)
+			return ret;
+		if (w.shared) {
+			vma = vma_lookup(mm, w.shared);
+			if (handle_mm_fault(vma, w.shared, FAULT_FLAG_UNSHARE, NULL) &
+			    VM_FAULT_ERROR)
+				return -ENOMEM;
+			start = w.shared;
+		}
+	} while (w.shared);
+	return 0;
+}
+
 /**
  * mktme_mprotect_prepare - check a range before encrypt_mprotect() changes it
  * @mm: current->mm, locked for writing
@@ -81,16 +116,12 @@ int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
 {
 	VMA_ITERATOR(vmi, mm, start);
 	unsigned long want = calc_vm_prot_bits(prot, 0), addr = start;
-	struct mktme_walk w = { };
 	struct vm_area_struct *vma;
-	int ret;
 
 	for_each_vma_range(vmi, vma, end) {
 		if (vma->vm_start > addr)
 			return -ENOMEM;
-		if (!vma_is_anonymous(vma) ||
-		    (vma->vm_flags & (VM_SHARED | VM_HUGETLB | VM_PFNMAP | VM_IO |
-				      VM_MIXEDMAP | VM_DROPPABLE)))
+		if (!mktme_vma_suitable(vma))
 			return -EINVAL;
 		/* VM_MAY* sit four bits above VM_READ, VM_WRITE, VM_EXEC */
 		if ((want & ~(vma->vm_flags >> 4)) & VM_ACCESS_FLAGS)
@@ -100,20 +131,7 @@ int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
 	if (addr < end)
 		return -ENOMEM;
 
-	do {
-		w.shared = 0;
-		ret = walk_page_range(mm, start, end, &mktme_prepare_ops, &w);
-		if (ret < 0)
-			return ret;
-		if (w.shared) {
-			vma = vma_lookup(mm, w.shared);
-			if (handle_mm_fault(vma, w.shared, FAULT_FLAG_UNSHARE, NULL) &
-			    VM_FAULT_ERROR)
-				return -ENOMEM;
-			start = w.shared;
-		}
-	} while (w.shared);
-	return 0;
+	return mktme_prepare_pages(mm, start, end);
 }
 
 static pte_t pte_set_keyid(pte_t pte, unsigned int keyid)
@@ -197,6 +215,11 @@ static unsigned long mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
 	struct vm_area_struct *vma;
 
 	mmap_write_lock(mm);
+	if (vm_flags_keyid(mm->def_flags) == keyid) {
+		/* New anonymous memory is refused from now on */
+		mm->def_flags &= ~VM_KEYID_MASK;
+		set_bit(MMF_MKTME_REVOKED, &mm->flags);
+	}
 	for_each_vma(vmi, vma) {
 		if (vm_flags_keyid(vma->vm_flags) != keyid || !vma_is_anonymous(vma))
 			continue;
@@ -275,5 +298,127 @@ int mktme_revoke_keyid(unsigned int keyid, u32 alg)
 	atomic64_inc(&mktme_stats.erases);
 	atomic64_add(unmapped, &mktme_stats.erased_pages);
 	mktme_keyid_retire(keyid);
+	return ret;
+}
+
+long mktme_mmap_check(unsigned long flags)
+{
+	if (!mktme_enabled() || !current->mm ||
+	    !test_bit(MMF_MKTME_REVOKED, &current->mm->flags))
+		return 0;
+	if ((flags & MAP_TYPE) == MAP_PRIVATE && (flags & MAP_ANONYMOUS))
+		return -EKEYREVOKED;
+	return 0;
+}
+
+/* The mm of this process (pidfd -1), or of the one @pidfd refers to */
+static struct mm_struct *mktme_target_mm(unsigned long pidfd, unsigned int mode)
+{
+	struct task_struct *task;
+	struct mm_struct *mm;
+	unsigned int f_flags;
+
+	if ((int)pidfd == -1)
+		return get_task_mm(current) ?: ERR_PTR(-EINVAL);
+	task = pidfd_get_task(pidfd, &f_flags);
+	if (IS_ERR(task))
+		return ERR_CAST(task);
+	mm = mm_access(task, mode);
+	put_task_struct(task);
+	return mm ?: ERR_PTR(-EINVAL);
+}
+
+/**
+ * mktme_set_default_key - prctl(PR_SET_MKTME_KEY, serial, pidfd, flags)
+ * @serial: an "mktme" key, or 0: new private anonymous memory gets its KeyID
+ * @pidfd: the process, or -1 for this one
+ * @flags: PR_MKTME_REKEY: move existing private anonymous memory too
+ * @unused: must be 0
+ *
+ * Checks, in this order: flags (-EINVAL), the process (pidfd errors),
+ * CAP_SYS_RESOURCE for another process (-EPERM), ptrace-attach rights on
+ * it (-EACCES/-EPERM), the key (as encrypt_mprotect()), pinned pages when
+ * re-keying (-EBUSY).  Inherited across fork and execve.
+ */
+int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
+			  unsigned long flags, unsigned long unused)
+{
+	struct vm_area_struct *vma;
+	struct mm_struct *mm;
+	struct key *key;
+	int keyid, ret = 0;
+
+	if (!mktme_enabled())
+		return -ENODEV;
+	if ((flags & ~PR_MKTME_REKEY) || unused || serial > INT_MAX)
+		return -EINVAL;
+	if ((int)pidfd != -1 && !capable(CAP_SYS_RESOURCE))
+		return -EPERM;
+	mm = mktme_target_mm(pidfd, PTRACE_MODE_ATTACH_REALCREDS);
+	if (IS_ERR(mm))
+		return PTR_ERR(mm);
+	keyid = mktme_key_get(serial, &key);
+	if (keyid < 0) {
+		ret = keyid;
+		goto put_mm;
+	}
+	if (mmap_write_lock_killable(mm)) {
+		ret = -EINTR;
+		goto put_key;
+	}
+	if (flags & PR_MKTME_REKEY) {
+		VMA_ITERATOR(vmi, mm, 0);
+
+		for_each_vma(vmi, vma) {
+			if (!mktme_vma_suitable(vma))
+				continue;
+			ret = mktme_prepare_pages(mm, vma->vm_start, vma->vm_end);
+			if (ret)
+				goto unlock;
+		}
+	}
+	mm->def_flags = (mm->def_flags & ~VM_KEYID_MASK) |
+			((unsigned long)keyid << VM_KEYID_SHIFT);
+	clear_bit(MMF_MKTME_REVOKED, &mm->flags);
+	if (flags & PR_MKTME_REKEY) {
+		VMA_ITERATOR(vmi, mm, 0);
+
+		for_each_vma(vmi, vma) {
+			if (!mktme_vma_suitable(vma) ||
+			    vm_flags_keyid(vma->vm_flags) == keyid)
+				continue;
+			vma_start_write(vma);
+			vm_flags_reset(vma, (vma->vm_flags & ~VM_KEYID_MASK) |
+					    ((unsigned long)keyid << VM_KEYID_SHIFT));
+			mktme_vma_set_keyid(vma, vma->vm_start, vma->vm_end);
+		}
+	}
+unlock:
+	mmap_write_unlock(mm);
+put_key:
+	mktme_key_put(key);
+put_mm:
+	mmput(mm);
+	return ret;
+}
+
+/* prctl(PR_GET_MKTME_KEY, pidfd): the default key's serial, 0 for none */
+int mktme_get_default_key(unsigned long pidfd)
+{
+	struct mm_struct *mm;
+	unsigned int keyid;
+	int ret;
+
+	if (!mktme_enabled())
+		return -ENODEV;
+	mm = mktme_target_mm(pidfd, PTRACE_MODE_READ_REALCREDS);
+	if (IS_ERR(mm))
+		return PTR_ERR(mm);
+	keyid = vm_flags_keyid(READ_ONCE(mm->def_flags));
+	if (test_bit(MMF_MKTME_REVOKED, &mm->flags))
+		ret = -EKEYREVOKED;
+	else
+		ret = keyid ? mktme_keyid_serial(keyid) : 0;
+	mmput(mm);
 	return ret;
 }
