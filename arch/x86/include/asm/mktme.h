@@ -60,13 +60,12 @@ int mktme_revoke_keyid(unsigned int keyid, u32 alg);
 int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 			  unsigned long flags, unsigned long unused);
 int mktme_get_default_key(unsigned long pidfd);
-#define MKTME_SET_KEY(a, b, c, d)	mktme_set_default_key(a, b, c, d)
-#define MKTME_GET_KEY(a)		mktme_get_default_key(a)
 int mktme_keyid_serial(unsigned int keyid);
 
 /* Anonymous memory of a process whose default key was revoked: refused */
-long mktme_mmap_check(unsigned long flags);
-#define arch_mmap_check(addr, len, flags)	mktme_mmap_check(flags)
+long mktme_mmap_check(unsigned long addr, unsigned long len,
+		      unsigned long flags);
+#define arch_mmap_check mktme_mmap_check
 
 /* encrypt_mprotect(): the key's KeyID, and the work on VMAs and pages */
 int mktme_key_get(int serial, struct key **keyp);

@@ -301,7 +301,8 @@ int mktme_revoke_keyid(unsigned int keyid, u32 alg)
 	return ret;
 }
 
-long mktme_mmap_check(unsigned long flags)
+long mktme_mmap_check(unsigned long addr, unsigned long len,
+		      unsigned long flags)
 {
 	if (!mktme_enabled() || !current->mm ||
 	    !test_bit(MMF_MKTME_REVOKED, &current->mm->flags))
