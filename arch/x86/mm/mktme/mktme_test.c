@@ -279,6 +279,41 @@ static void mktme_test_set_memory_aliases(struct kunit *test)
 	__free_page(page);
 }
 
+/*
+ * Revocation reprograms the slot on every package: data written under the
+ * old key, on a page of every node, no longer decrypts through the KeyID.
+ */
+static void mktme_test_revoke_erases_every_package(struct kunit *test)
+{
+	struct page *pages[MAX_NUMNODES];
+	int keyid, nid, n = 0, i;
+	u8 *pt;
+
+	pt = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pt);
+	memset(pt, 0x5a, PAGE_SIZE);
+	keyid = mktme_keyid_alloc();
+	KUNIT_ASSERT_GT(test, keyid, 0);
+	KUNIT_ASSERT_EQ(test, 0, mktme_program_keyid(keyid, MKTME_KEYID_SET_KEY_RANDOM,
+						     MKTME_ALG_AES_XTS_128, NULL, NULL, 0));
+	for_each_node_state(nid, N_MEMORY) {
+		pages[n] = alloc_pages_node(nid, GFP_KERNEL | __GFP_THISNODE, 0);
+		KUNIT_ASSERT_NOT_NULL(test, pages[n]);
+		mktme_page_set_keyid(pages[n], 0, keyid);
+		memcpy(page_address(pages[n]), pt, PAGE_SIZE);
+		KUNIT_EXPECT_EQ(test, 0, memcmp(page_address(pages[n]), pt, PAGE_SIZE));
+		n++;
+	}
+	KUNIT_ASSERT_EQ(test, 0, mktme_revoke_keyid(keyid, MKTME_ALG_AES_XTS_128));
+	for (i = 0; i < n; i++) {
+		KUNIT_EXPECT_NE_MSG(test, 0, memcmp(page_address(pages[i]), pt, 64),
+				    "node %d: data still decrypts after revocation",
+				    page_to_nid(pages[i]));
+		mktme_page_set_keyid(pages[i], 0, 0);
+		__free_page(pages[i]);
+	}
+}
+
 static struct kunit_case mktme_test_cases[] = {
 	KUNIT_CASE(mktme_test_enumeration),
 	KUNIT_CASE(mktme_test_keyid_ida),
@@ -286,6 +321,7 @@ static struct kunit_case mktme_test_cases[] = {
 	KUNIT_CASE(mktme_test_flush_accounting),
 	KUNIT_CASE(mktme_test_alloc_free),
 	KUNIT_CASE(mktme_test_set_memory_aliases),
+	KUNIT_CASE(mktme_test_revoke_erases_every_package),
 	{}
 };
 
