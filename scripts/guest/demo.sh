@@ -7,6 +7,14 @@ section "kernel"
 uname -a
 section "memory encryption, as the kernel reports it"
 dmesg | grep -E 'x86/(tme|mktme)|mktme:|pconfig' || echo "(no TME/MKTME lines in dmesg)"
+section "MKTME in the kernel (/sys/kernel/mm/mktme)"
+if [ -d /sys/kernel/mm/mktme ]; then
+	for f in nr_keyids keyid_bits keyid_shift algorithms keyids_in_use; do
+		echo "$f: $(cat /sys/kernel/mm/mktme/$f)"
+	done
+else
+	echo "(not enabled)"
+fi
 section "CPU flags of interest"
 for f in tme pconfig; do
 	if grep -qw "$f" /proc/cpuinfo; then echo "$f: yes"; else echo "$f: no"; fi

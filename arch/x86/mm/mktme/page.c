@@ -173,7 +173,6 @@ void arch_alloc_page_for_vma_end(unsigned int keyid, struct page *page,
 				 int order)
 {
 	unsigned long i;
-	int old;
 
 	if (!keyid)
 		return;
@@ -181,13 +180,10 @@ void arch_alloc_page_for_vma_end(unsigned int keyid, struct page *page,
 	if (!page || page_keyid(page) == keyid)
 		return;
 	/* Something else took the hint: set the KeyID now, and zero again */
-	old = page_keyid(page);
-	mktme_page_set_keyid(page, order, keyid);
-	if (old)
-		atomic_long_sub(1L << order, &mktme_keyid_pages[old]);
-	atomic_long_add(1L << order, &mktme_keyid_pages[keyid]);
-	for (i = 0; i < 1UL << order; i++)
+	for (i = 0; i < 1UL << order; i++) {
+		mktme_page_change_keyid(nth_page(page, i), keyid);
 		clear_page(page_address(nth_page(page, i)));
+	}
 }
 
 /*
