@@ -16,6 +16,8 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,root,etc,tests}
 cp /bin/busybox "$root/bin/busybox"
 cp "$top/scripts/guest/init" "$root/init"
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 cp "$top/scripts/guest/demo.sh" "$root/demo.sh"
 
 : >"$root/tests/list"
@@ -30,6 +32,17 @@ for suite in mktme; do
 	cp -a "$out/selftests/$suite"/. "$root/tests/$suite/"
 	find "$root/tests/$suite" -name '*.o' -delete
 done
+
+# The admin tool and its in-guest test
+echo "build-initramfs: building mktmectl"
+make -s -C "$top/tools/mktmectl" O="$out/mktmectl" KHDR_INCLUDES="-isystem $obj/usr/include" \
+	CC="ccache gcc" 2>&1 | grep -v -e 'statically linked applications requires' -e 'in statically linked' || true
+[ -x "$out/mktmectl/mktmectl" ] || { echo "build-initramfs: mktmectl did not build" >&2; exit 1; }
+cp "$out/mktmectl/mktmectl" "$root/bin/"
+mkdir -p "$root/tests/mktmectl"
+cp "$top/tools/mktmectl/tests/guest.sh" "$root/tests/mktmectl/guest.sh"
+chmod +x "$root/tests/mktmectl/guest.sh"
+echo "mktmectl/guest.sh" >>"$root/tests/list"
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 >"$out/initramfs.cpio.gz")
 echo "build-initramfs: $out/initramfs.cpio.gz ($(sed 's/$/ /' "$root/tests/list" | tr -d '\n'))"

@@ -13,9 +13,12 @@ mkdir -p "$out"
 # Host tests: TAP producers, one per file.
 host_tests() {
 	local t name p f s
-	for t in "$top"/scripts/tests/*.t.sh "$top"/build/emulator-tests/xts-test; do
+	for t in "$top"/scripts/tests/*.t.sh "$top"/build/emulator-tests/xts-test \
+		 "$top"/tools/mktmectl/tests/host.t.sh; do
 		name=host-$(basename "$t" .t.sh)
-		KUNIT_DIR=$kunit "$t" >"$out/$name.tap" 2>&1
+		[ "$t" = "$top/tools/mktmectl/tests/host.t.sh" ] && name=host-mktmectl
+		KUNIT_DIR=$kunit sh -c '"$0" "$@"' "$t" "$top/build/initramfs/mktmectl/mktmectl" \
+			>"$out/$name.tap" 2>&1
 		p=$(grep -Ec '^ok [0-9]+ ' "$out/$name.tap" | tr -d ' ')
 		s=$(grep -Ec '^ok [0-9]+ .*# SKIP' "$out/$name.tap" | tr -d ' ')
 		f=$(grep -Ec '^not ok [0-9]+ ' "$out/$name.tap" | tr -d ' ')

@@ -11,6 +11,7 @@
 #include <linux/bits.h>
 #include <linux/types.h>
 
+struct folio;
 struct key;
 struct mm_struct;
 struct page;
@@ -52,6 +53,10 @@ int mktme_keyid_alloc(void);
 void mktme_keyid_free(int keyid);
 int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
 			const u8 *key, const u8 *tweak, unsigned int key_len);
+
+/* Migration copies a folio into one of the same KeyIDs */
+void mktme_migrate_folio_prep(struct folio *dst, struct folio *src);
+#define arch_migrate_folio_prep mktme_migrate_folio_prep
 
 /* Secure erase, for a key that is revoked or destroyed (may sleep) */
 int mktme_revoke_keyid(unsigned int keyid, u32 alg);

@@ -121,6 +121,22 @@ void mktme_page_change_keyid(struct page *page, unsigned int keyid)
 		mktme_keyid_pages_dropped(old);
 }
 
+/*
+ * Migration and compaction copy a folio through page_address(): give the
+ * new folio the old one's KeyIDs first, so the copy is encrypted like the
+ * original and matches the KeyID the restored PTEs carry.
+ */
+void mktme_migrate_folio_prep(struct folio *dst, struct folio *src)
+{
+	long i, n = folio_nr_pages(src);
+
+	if (!mktme_enabled())
+		return;
+	for (i = 0; i < n; i++)
+		mktme_page_change_keyid(folio_page(dst, i),
+					page_keyid(folio_page(src, i)));
+}
+
 /* The KeyID an allocation for a VMA asked for, consumed by the allocator */
 static unsigned int mktme_take_hint(void)
 {

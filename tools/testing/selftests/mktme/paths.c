@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Encrypted memory stays correct on the memory-management paths that copy,
+ * move, read or write anonymous pages: every test fills an encrypted
+ * buffer, goes through one path, and checks the contents.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <linux/mempolicy.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "../kselftest_harness.h"
+#include "mktme_util.h"
+
+#define NPAGES	8
+
+FIXTURE(paths) {
+	long page;
+	char *buf;
+	size_t len;
+	int key, keyid;
+};
+
+FIXTURE_SETUP(paths)
+{
+	if (!mktme_available())
+		SKIP(return, "MKTME is not enabled (needs TME-MK or the QEMU model)");
+	self->page = sysconf(_SC_PAGESIZE);
+	self->len = NPAGES * self->page;
+	self->buf = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	self->key = add_mktme_key("paths", "type=cpu");
+	ASSERT_LT(0, self->key);
+	self->keyid = key_keyid(self->key);
+	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
+					  self->key, 0));
+	memset(self->buf, 'E', self->len);
+}
+
+FIXTURE_TEARDOWN(paths)
+{
+}
+
+static int all(const char *p, size_t len, char c)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != c)
+			return 0;
+	return 1;
+}
+
+TEST_F(paths, fork_cow_both_sides)
+{
+	size_t half = self->len / 2;
+	int status;
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		memset(self->buf, 'c', half);
+		_exit(all(self->buf, half, 'c') && all(self->buf + half, half, 'E') ? 0 : 1);
+	}
+	memset(self->buf + half, 'p', half);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_TRUE(all(self->buf, half, 'E'));
+	EXPECT_TRUE(all(self->buf + half, half, 'p'));
+}
+
+TEST_F(paths, process_vm_readv_writev)
+{
+	char *plain = malloc(self->len);
+	struct iovec local = { plain, self->len }, remote = { self->buf, self->len };
+
+	ASSERT_NE(NULL, plain);
+	ASSERT_EQ((ssize_t)self->len, process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+	EXPECT_TRUE(all(plain, self->len, 'E'));
+	memset(plain, 'w', self->len);
+	ASSERT_EQ((ssize_t)self->len, process_vm_writev(getpid(), &local, 1, &remote, 1, 0));
+	EXPECT_TRUE(all(self->buf, self->len, 'w'));
+	free(plain);
+}
+
+TEST_F(paths, proc_pid_mem)
+{
+	char plain[256];
+	int fd = open("/proc/self/mem", O_RDWR);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(sizeof(plain), pread(fd, plain, sizeof(plain), (off_t)self->buf));
+	EXPECT_TRUE(all(plain, sizeof(plain), 'E'));
+	memset(plain, 'm', sizeof(plain));
+	ASSERT_EQ(sizeof(plain), pwrite(fd, plain, sizeof(plain), (off_t)self->buf));
+	EXPECT_TRUE(all(self->buf, sizeof(plain), 'm'));
+	close(fd);
+}
+
+TEST_F(paths, ptrace_peek_poke)
+{
+	long word;
+	int status;
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		raise(SIGSTOP);
+		_exit(all(self->buf + 8, self->len - 8, 'E') &&
+		      !memcmp(self->buf, "poked!!!", 8) ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	errno = 0;
+	word = ptrace(PTRACE_PEEKDATA, pid, self->buf, 0);
+	ASSERT_EQ(0, errno);
+	EXPECT_EQ(0, memcmp(&word, "EEEEEEEE", 8));
+	memcpy(&word, "poked!!!", 8);
+	ASSERT_EQ(0, ptrace(PTRACE_POKEDATA, pid, self->buf, word));
+	ASSERT_EQ(0, ptrace(PTRACE_CONT, pid, 0, 0));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+TEST_F(paths, move_pages_across_nodes)
+{
+	void *pages[NPAGES];
+	int nodes[NPAGES], status[NPAGES], i, moved = 0;
+
+	for (i = 0; i < NPAGES; i++) {
+		pages[i] = self->buf + i * self->page;
+		status[i] = -1;
+	}
+	ASSERT_EQ(0, syscall(__NR_move_pages, 0, NPAGES, pages, NULL, status, 0));
+	for (i = 0; i < NPAGES; i++)
+		nodes[i] = !status[i];
+	ASSERT_EQ(0, syscall(__NR_move_pages, 0, NPAGES, pages, nodes, status, MPOL_MF_MOVE));
+	for (i = 0; i < NPAGES; i++)
+		moved += status[i] == nodes[i];
+	EXPECT_EQ(NPAGES, moved);
+	EXPECT_TRUE(all(self->buf, self->len, 'E'));
+	EXPECT_EQ(self->keyid, smaps_keyid(self->buf));
+	memset(self->buf, 'M', self->len);
+	EXPECT_TRUE(all(self->buf, self->len, 'M'));
+}
+
+TEST_F(paths, mremap_move_grow_shrink)
+{
+	char *p;
+
+	p = mremap(self->buf, self->len, 2 * self->len, MREMAP_MAYMOVE);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_TRUE(all(p, self->len, 'E'));
+	EXPECT_EQ(self->keyid, smaps_keyid(p));
+	memset(p + self->len, 'g', self->len);
+	EXPECT_TRUE(all(p + self->len, self->len, 'g'));
+	p = mremap(p, 2 * self->len, self->page, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_TRUE(all(p, self->page, 'E'));
+	self->buf = p;
+	self->len = self->page;
+}
+
+TEST_F(paths, mlock_and_madvise)
+{
+	ASSERT_EQ(0, mlock(self->buf, self->len));
+	EXPECT_TRUE(all(self->buf, self->len, 'E'));
+	ASSERT_EQ(0, munlock(self->buf, self->len));
+	/* Without swap these only age the pages: contents must stay */
+	if (madvise(self->buf, self->page, MADV_COLD))
+		TH_LOG("MADV_COLD: %s", strerror(errno));
+	if (madvise(self->buf, self->page, MADV_PAGEOUT))
+		TH_LOG("MADV_PAGEOUT: %s", strerror(errno));
+	EXPECT_TRUE(all(self->buf, self->len, 'E'));
+	ASSERT_EQ(0, madvise(self->buf, self->page, MADV_DONTNEED));
+	EXPECT_TRUE(all(self->buf, self->page, '\0'));
+	EXPECT_TRUE(all(self->buf + self->page, self->len - self->page, 'E'));
+	self->buf[0] = 'n';
+	EXPECT_EQ('n', self->buf[0]);
+}
+
+TEST_F(paths, pipe_and_vmsplice)
+{
+	struct iovec iov = { self->buf, self->page };
+	char out[4096];
+	int p[2];
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(self->page, write(p[1], self->buf, self->page));
+	ASSERT_EQ(self->page, read(p[0], out, self->page));
+	EXPECT_TRUE(all(out, self->page, 'E'));
+	ASSERT_EQ(self->page, vmsplice(p[1], &iov, 1, 0));
+	ASSERT_EQ(self->page, read(p[0], out, self->page));
+	EXPECT_TRUE(all(out, self->page, 'E'));
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST_F(paths, futex_and_atomics)
+{
+	int *f = (int *)self->buf;
+	struct timespec ts = { 0, 1000000 };
+
+	*f = 7;
+	EXPECT_EQ(7, __atomic_add_fetch(f, 0, __ATOMIC_SEQ_CST));
+	EXPECT_EQ(8, __atomic_add_fetch(f, 1, __ATOMIC_SEQ_CST));
+	EXPECT_EQ(-1, syscall(__NR_futex, f, FUTEX_WAIT, 7, &ts, NULL, 0));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(-1, syscall(__NR_futex, f, FUTEX_WAIT, 8, &ts, NULL, 0));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_EQ(0, syscall(__NR_futex, f, FUTEX_WAKE, 1, NULL, NULL, 0));
+}
+
+TEST_HARNESS_MAIN
