@@ -47,7 +47,7 @@ if [ ! -d /sys/kernel/mm/mktme ]; then
 	check "status explains why" sh -c "echo '$out' | grep -q 'FAIL kernel'"
 	exit $((failed > 0))
 fi
-echo "1..26"
+echo "1..27"
 
 # 1: status
 out=$(mktmectl status 2>&1); rc=$?
@@ -87,6 +87,17 @@ mktmectl bind gtest-cpu --pid "$hpid"
 check "bind --pid $hpid exits 0" [ $? = 0 ]
 check "smaps of $hpid has KeyID $kid" grep -q "^KeyID:[[:space:]]*$kid\$" "/proc/$hpid/smaps"
 check "$hpid is alive after re-keying" kill -0 "$hpid"
+# The contents survive re-keying: the process checks them after the bind
+sh -c 'x=$(head -c 200000 /dev/zero | tr "\0" b)
+	while [ ! -e /tmp/gtest-go ]; do sleep 0.2; done
+	case "$x" in *[!b]*) exit 1 ;; esac
+	[ ${#x} -eq 200000 ]' &
+vpid=$!
+sleep 1
+mktmectl bind gtest-cpu --pid "$vpid" >/dev/null
+touch /tmp/gtest-go
+wait "$vpid"
+check "the memory of $vpid kept its contents through re-keying" [ $? = 0 ]
 pg=$(list_field "$key" 8)
 check "list counts pages under gtest-cpu ($pg)" sh -c "[ '${pg:-0}' -ge 73 ]"
 
