@@ -217,4 +217,88 @@ TEST_F(paths, futex_and_atomics)
 	EXPECT_EQ(0, syscall(__NR_futex, f, FUTEX_WAKE, 1, NULL, NULL, 0));
 }
 
+#define HPAGE	(2UL << 20)
+
+static long smaps_field(const void *addr, const char *field)
+{
+	unsigned long a = (unsigned long)addr, start, end;
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256], fmt[64];
+	long v = -1;
+	int in = 0;
+
+	snprintf(fmt, sizeof(fmt), "%s: %%ld kB", field);
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = a >= start && a < end;
+		else if (in && sscanf(line, fmt, &v) == 1)
+			break;
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+TEST_F(paths, thp_fault_and_collapse)
+{
+	char *raw = mmap(NULL, 3 * HPAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
+
+	ASSERT_NE(MAP_FAILED, raw);
+	/* Small pages first, under the key, then collapsed into a huge one */
+	ASSERT_EQ(0, madvise(p, HPAGE, MADV_NOHUGEPAGE));
+	ASSERT_EQ(0, sys_encrypt_mprotect(p, HPAGE, PROT_READ | PROT_WRITE, self->key, 0));
+	memset(p, 'T', HPAGE);
+	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
+	if (madvise(p, HPAGE, 25 /* MADV_COLLAPSE */)) {
+		TH_LOG("MADV_COLLAPSE: %s", strerror(errno));
+	} else {
+		EXPECT_EQ(2048, smaps_field(p, "AnonHugePages"));
+	}
+	EXPECT_TRUE(all(p, HPAGE, 'T'));
+	EXPECT_EQ(self->keyid, smaps_keyid(p));
+	munmap(raw, 3 * HPAGE);
+}
+
+static void ksm_write(const char *file, const char *val)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", file);
+	fd = open(path, O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, val, strlen(val)) < 0)
+			perror(path);
+		close(fd);
+	}
+}
+
+/* Equal plaintext under different KeyIDs must stay two pages. */
+TEST_F(paths, ksm_never_merges_across_keyids)
+{
+	char *plain = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long scans;
+	int i;
+
+	if (access("/sys/kernel/mm/ksm/run", W_OK))
+		SKIP(return, "no KSM (CONFIG_KSM)");
+	ASSERT_NE(MAP_FAILED, plain);
+	memset(plain, 'E', self->len);
+	ASSERT_EQ(0, madvise(self->buf, self->len, MADV_MERGEABLE));
+	ASSERT_EQ(0, madvise(plain, self->len, MADV_MERGEABLE));
+	ksm_write("sleep_millisecs", "10");
+	ksm_write("run", "1");
+	scans = read_long_file("/sys/kernel/mm/ksm/full_scans");
+	for (i = 0; i < 200 && read_long_file("/sys/kernel/mm/ksm/full_scans") < scans + 3; i++)
+		usleep(50000);
+	EXPECT_LE(scans + 3, read_long_file("/sys/kernel/mm/ksm/full_scans"));
+	EXPECT_TRUE(all(self->buf, self->len, 'E'));
+	EXPECT_TRUE(all(plain, self->len, 'E'));
+	ksm_write("run", "2");
+	munmap(plain, self->len);
+}
+
 TEST_HARNESS_MAIN
