@@ -658,16 +658,41 @@ static bool cpu_flag(const char *cpuinfo, const char *flag)
 	return has_word(line, flag);
 }
 
-static const char qemu_fix[] =
-	"on QEMU use -cpu max,vendor=GenuineIntel,tme=on,pconfig=on; on hardware enable TME and multi-key TME in the firmware setup";
-
-static int cmd_status(int argc, char **argv)
+/*
+ * The options of the verbs that take only --json and --help.
+ * Return: -1 to go on, else the exit code.
+ */
+static int json_help_options(int argc, char **argv, const char *helptext)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ }
 	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_HELP:
+			help(helptext);
+			return MX_OK;
+		default:
+			return bad_option(opt, argv);
+		}
+	}
+	if (optind < argc)
+		return usage_err("unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+static const char qemu_fix[] =
+	"on QEMU use -cpu max,vendor=GenuineIntel,tme=on,pconfig=on; on hardware enable TME and multi-key TME in the firmware setup";
+
+static int cmd_status(int argc, char **argv)
+{
 	static char cpuinfo[1 << 16];
 	char path[PATH_MAX], cmdline[4096], buf[256], algs[256] = "";
 	struct check c[10];
@@ -678,23 +703,13 @@ static int cmd_status(int argc, char **argv)
 		"pconfig_failures", "pconfig_retries",
 	};
 	long cnt[6];
-	int n = 0, opt, code = MX_OK;
+	int n = 0, code;
 	FILE *f;
 
-	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_HELP:
-			help(status_help);
-			return MX_OK;
-		default:
-			return bad_option(opt, argv);
-		}
-	}
-	if (optind < argc)
-		return usage_err("unexpected argument '%s'", argv[optind]);
+	code = json_help_options(argc, argv, status_help);
+	if (code >= 0)
+		return code;
+	code = MX_OK;
 
 	if (read_str(rpath(path, sizeof(path), "/proc/cpuinfo"), cpuinfo, sizeof(cpuinfo)))
 		cpuinfo[0] = '\0';
@@ -866,30 +881,14 @@ static void owner_name(unsigned int uid, char *buf, size_t size)
 
 static int cmd_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ }
-	};
 	struct mkey *keys = NULL;
 	struct mproc *ps = NULL;
-	int nkeys = 0, np = 0, opt, ret;
+	int nkeys = 0, np = 0, ret;
 	char owner[64];
 
-	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_HELP:
-			help(list_help);
-			return MX_OK;
-		default:
-			return bad_option(opt, argv);
-		}
-	}
-	if (optind < argc)
-		return usage_err("unexpected argument '%s'", argv[optind]);
+	ret = json_help_options(argc, argv, list_help);
+	if (ret >= 0)
+		return ret;
 	if (require_mktme())
 		return MX_UNSUPPORTED;
 	ret = lookup(NULL, &keys, &nkeys, &ps, &np);
