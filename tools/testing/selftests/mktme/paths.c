@@ -8,6 +8,9 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/mempolicy.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -299,6 +302,93 @@ TEST_F(paths, ksm_never_merges_across_keyids)
 	EXPECT_TRUE(all(plain, self->len, 'E'));
 	ksm_write("run", "2");
 	munmap(plain, self->len);
+}
+
+TEST_F(paths, userfaultfd_copy_and_zeropage)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .range = { (unsigned long)self->buf, self->len },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_copy copy;
+	struct uffdio_zeropage zero;
+	char *src = malloc(self->page);
+	int uffd;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	/* Empty the first two pages so that userfaultfd fills them */
+	ASSERT_EQ(0, madvise(self->buf, 2 * self->page, MADV_DONTNEED));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	memset(src, 'U', self->page);
+	copy = (struct uffdio_copy){ (unsigned long)self->buf, (unsigned long)src,
+				     self->page, 0, 0 };
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_COPY, &copy));
+	zero = (struct uffdio_zeropage){ { (unsigned long)self->buf + self->page,
+					   self->page }, 0, 0 };
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
+	EXPECT_TRUE(all(self->buf, self->page, 'U'));
+	EXPECT_TRUE(all(self->buf + self->page, self->page, '\0'));
+	EXPECT_TRUE(all(self->buf + 2 * self->page, self->len - 2 * self->page, 'E'));
+	EXPECT_EQ(self->keyid, smaps_keyid(self->buf));
+	close(uffd);
+	free(src);
+}
+
+TEST_F(paths, wipeonfork)
+{
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, madvise(self->buf, self->len, MADV_WIPEONFORK));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(all(self->buf, self->len, '\0') ? 0 : 1);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_TRUE(all(self->buf, self->len, 'E'));
+}
+
+/* A core dump holds the plaintext of encrypted memory. */
+TEST_F(paths, core_dump_contents)
+{
+	static const char secret[] = "core-dump-secret-0123456789";
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	char path[64], *core;
+	int status, fd, found = 0;
+	ssize_t n;
+	pid_t pid;
+
+	fd = open("/proc/sys/kernel/core_pattern", O_WRONLY);
+	if (fd < 0)
+		SKIP(return, "no core_pattern");
+	ASSERT_LT(0, write(fd, "/tmp/core.%p", 12));
+	close(fd);
+	memcpy(self->buf + 100, secret, sizeof(secret));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		setrlimit(RLIMIT_CORE, &rl);
+		abort();
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	if (!WCOREDUMP(status))
+		SKIP(return, "no core dump written (CONFIG_ELF_CORE?)");
+	snprintf(path, sizeof(path), "/tmp/core.%d", pid);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	core = malloc(64 << 20);
+	ASSERT_NE(NULL, core);
+	n = read(fd, core, 64 << 20);
+	ASSERT_LT(0, n);
+	found = memmem(core, n, secret, sizeof(secret) - 1) != NULL;
+	EXPECT_TRUE(found);
+	close(fd);
+	unlink(path);
+	free(core);
 }
 
 TEST_HARNESS_MAIN
