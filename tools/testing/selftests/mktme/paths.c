@@ -391,4 +391,71 @@ TEST_F(paths, core_dump_contents)
 	free(core);
 }
 
+TEST_F(paths, madvise_free_dontfork)
+{
+	int status;
+	pid_t pid;
+
+	/* Without memory pressure MADV_FREE keeps the data, or it reads 0 */
+	ASSERT_EQ(0, madvise(self->buf, self->page, MADV_FREE));
+	EXPECT_TRUE(all(self->buf, self->page, 'E') || all(self->buf, self->page, '\0'));
+	self->buf[0] = 'f';
+	EXPECT_EQ('f', self->buf[0]);
+	ASSERT_EQ(0, madvise(self->buf, self->len, MADV_DONTFORK));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* The range is not in the child: reaching it faults */
+		signal(SIGSEGV, SIG_DFL);
+		self->buf[self->page] = 'x';
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+	EXPECT_TRUE(all(self->buf + self->page, self->len - self->page, 'E'));
+}
+
+TEST_F(paths, thp_fault_under_a_key)
+{
+	char *raw = mmap(NULL, 3 * HPAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
+
+	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_WRONLY);
+
+	ASSERT_NE(MAP_FAILED, raw);
+	/* Huge pages on fault for madvised ranges (the default may be never) */
+	if (fd >= 0) {
+		if (write(fd, "madvise", 7) != 7)
+			TH_LOG("THP enabled=madvise: %s", strerror(errno));
+		close(fd);
+	}
+	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
+	ASSERT_EQ(0, sys_encrypt_mprotect(p, HPAGE, PROT_READ | PROT_WRITE, self->key, 0));
+	/* The first touch faults in a zeroed huge page under the key */
+	EXPECT_TRUE(all(p, HPAGE, '\0'));
+	memset(p, 'H', HPAGE);
+	EXPECT_TRUE(all(p, HPAGE, 'H'));
+	EXPECT_EQ(2048, smaps_field(p, "AnonHugePages"));
+	EXPECT_EQ(self->keyid, smaps_keyid(p));
+	munmap(raw, 3 * HPAGE);
+}
+
+TEST_F(paths, splice_from_encrypted_memory)
+{
+	char out[4096];
+	int p[2], q[2];
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, pipe(q));
+	ASSERT_EQ(self->page, write(p[1], self->buf, self->page));
+	ASSERT_EQ(self->page, splice(p[0], NULL, q[1], NULL, self->page, 0));
+	ASSERT_EQ(self->page, read(q[0], out, self->page));
+	EXPECT_TRUE(all(out, self->page, 'E'));
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+}
+
 TEST_HARNESS_MAIN
