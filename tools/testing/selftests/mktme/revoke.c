@@ -97,11 +97,14 @@ TEST_F(revoke, mapping_gone_slot_reprogrammed_keyid_returned)
 
 	ASSERT_EQ(0, touch(self->buf, 'S'));
 	ASSERT_EQ(0, keyctl(KEYCTL_REVOKE, self->key, 0, 0, 0));
-	/* Done before revoke returned */
-	EXPECT_EQ(erases + 1, stat_of("erases"));
+	/*
+	 * Done before revoke returned.  Keys of earlier tests may be erased
+	 * by the key garbage collector meanwhile: counts can only move further.
+	 */
+	EXPECT_LE(erases + 1, stat_of("erases"));
 	EXPECT_LE(pages + NPAGES, stat_of("erased_pages"));
 	EXPECT_LE(calls + 2, stat_of("pconfig_calls"));	/* two packages */
-	EXPECT_EQ(in_use - 1, keyids_in_use());
+	EXPECT_GE(in_use - 1, keyids_in_use());
 	for (i = 0; i < self->len; i += self->page)
 		EXPECT_EQ(1, touch(self->buf + i, 'S'));
 	/* Writes too: no new page appears */
@@ -220,7 +223,8 @@ TEST_F(revoke, exhaustion_and_reuse_after_revoke)
 		keys[n++] = k;
 	}
 	EXPECT_EQ(ENOSPC, errno);
-	EXPECT_EQ(stat_of("nr_keyids"), keyids_in_use());
+	/* all taken (one may have come back from an earlier test since) */
+	EXPECT_LE(stat_of("nr_keyids") - 1, keyids_in_use());
 	EXPECT_LT(0, n);
 	if (n) {
 		ASSERT_EQ(0, keyctl(KEYCTL_REVOKE, keys[n - 1], 0, 0, 0));
