@@ -658,6 +658,20 @@ static bool cpu_flag(const char *cpuinfo, const char *flag)
 	return has_word(line, flag);
 }
 
+/* The verb's one operand; NULL after a usage error, whose code is in *err */
+static const char *one_operand(int argc, char **argv, const char *what, int *err)
+{
+	if (optind >= argc) {
+		*err = usage_err("missing %s", what);
+		return NULL;
+	}
+	if (optind + 1 < argc) {
+		*err = usage_err("unexpected argument '%s'", argv[optind + 1]);
+		return NULL;
+	}
+	return argv[optind];
+}
+
 /*
  * The options of the verbs that take only --json and --help.
  * Return: -1 to go on, else the exit code.
@@ -1079,11 +1093,9 @@ static int cmd_add(int argc, char **argv)
 			return bad_option(opt, argv);
 		}
 	}
-	if (optind >= argc)
-		return usage_err("missing key NAME");
-	name = argv[optind];
-	if (optind + 1 < argc)
-		return usage_err("unexpected argument '%s'", argv[optind + 1]);
+	name = one_operand(argc, argv, "key NAME", &ret);
+	if (!name)
+		return ret;
 	why = valid_name(name);
 	if (why)
 		return usage_err("bad key name '%s': it %s", name, why);
@@ -1265,11 +1277,9 @@ static int cmd_bind(int argc, char **argv)
 			return bad_option(opt, argv);
 		}
 	}
-	if (optind >= argc)
-		return usage_err("missing KEY (a serial or a key name)");
-	spec = argv[optind];
-	if (optind + 1 < argc)
-		return usage_err("unexpected argument '%s'", argv[optind + 1]);
+	spec = one_operand(argc, argv, "KEY (a serial or a key name)", &code);
+	if (!spec)
+		return code;
 	if (pid && cgroup)
 		return usage_err("give --pid or --cgroup, not both");
 	if (!pid && !cgroup)
@@ -1605,11 +1615,9 @@ static int cmd_revoke(int argc, char **argv)
 			return bad_option(opt, argv);
 		}
 	}
-	if (optind >= argc)
-		return usage_err("missing KEY (a serial or a key name)");
-	spec = argv[optind];
-	if (optind + 1 < argc)
-		return usage_err("unexpected argument '%s'", argv[optind + 1]);
+	spec = one_operand(argc, argv, "KEY (a serial or a key name)", &code);
+	if (!spec)
+		return code;
 	if (!yes && !isatty(STDIN_FILENO))
 		return usage_err("refusing to revoke without confirmation: standard input is not a terminal — add --yes");
 	if (require_mktme())

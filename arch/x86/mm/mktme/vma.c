@@ -23,6 +23,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/stat.h>
 #include <linux/slab.h>
+#include <linux/swap.h>
 #include <linux/percpu.h>
 #include <asm/smp.h>
 #include <asm/tlbflush.h>
@@ -177,8 +178,8 @@ static const struct mm_walk_ops mktme_rekey_ops = {
  * @start: page-aligned start within @vma
  * @end: page-aligned end within @vma
  *
- * mprotect_fixup() keeps the old KeyID in vm_page_prot, as pgprot_modify()
- * keeps KeyIDs; set the new one, then move the present pages to it.
+ * Make vm_page_prot carry the new KeyID (PR_MKTME_REKEY changes vm_flags
+ * directly), then move the present pages to it.
  * Huge PMDs are split by the page walk.
  */
 void mktme_vma_set_keyid(struct vm_area_struct *vma, unsigned long start,
@@ -187,8 +188,8 @@ void mktme_vma_set_keyid(struct vm_area_struct *vma, unsigned long start,
 	struct mktme_walk w = { .keyid = vm_flags_keyid(vma->vm_flags) };
 	struct mmu_notifier_range range;
 
-	vma->vm_page_prot = __pgprot((pgprot_val(vma->vm_page_prot) & ~mktme_keyid_mask) |
-				     (pgprotval_t)w.keyid << mktme_keyid_shift);
+	/* vm_page_prot follows vm_flags, KeyID included (pgprot_modify()) */
+	vma_set_page_prot(vma);
 
 	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_VMA, 0, vma->vm_mm,
 				start, end);
@@ -207,11 +208,10 @@ static const struct vm_operations_struct mktme_revoked_vm_ops = {
 	.fault = mktme_revoked_fault,
 };
 
-/* Tear down @mm's mappings of @keyid's memory; returns the pages unmapped. */
-static unsigned long mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
+/* Tear down @mm's mappings of @keyid's memory. */
+static void mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
 {
 	VMA_ITERATOR(vmi, mm, 0);
-	unsigned long before = atomic_long_read(&mktme_keyid_pages[keyid]);
 	struct vm_area_struct *vma;
 
 	mmap_write_lock(mm);
@@ -230,8 +230,6 @@ static unsigned long mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
 		vma->vm_ops = &mktme_revoked_vm_ops;
 	}
 	mmap_write_unlock(mm);
-	return before - min_t(unsigned long, before,
-			      atomic_long_read(&mktme_keyid_pages[keyid]));
 }
 
 /* References to every mm in the system, each once; NULL on no memory */
@@ -277,7 +275,7 @@ static struct mm_struct **mktme_all_mms(unsigned int *count)
  */
 int mktme_revoke_keyid(unsigned int keyid, u32 alg)
 {
-	unsigned long unmapped = 0;
+	long before = atomic_long_read(&mktme_keyid_pages[keyid]);
 	struct mm_struct **mms;
 	unsigned int n, i;
 	int ret;
@@ -286,17 +284,20 @@ int mktme_revoke_keyid(unsigned int keyid, u32 alg)
 	if (!mms)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		unmapped += mktme_revoke_mm(mms[i], keyid);
+		mktme_revoke_mm(mms[i], keyid);
 		mmput(mms[i]);
 	}
 	kvfree(mms);
 
+	/* Pages still held in per-CPU LRU batches: free them now */
+	lru_add_drain_all();
 	/* No dirty line of the KeyID may reach DRAM after the new key */
 	wbinvd_on_all_cpus();
 	ret = mktme_program_keyid(keyid, MKTME_KEYID_SET_KEY_RANDOM, alg,
 				  NULL, NULL, 0);
 	atomic64_inc(&mktme_stats.erases);
-	atomic64_add(unmapped, &mktme_stats.erased_pages);
+	atomic64_add(max(before - atomic_long_read(&mktme_keyid_pages[keyid]), 0L),
+		     &mktme_stats.erased_pages);
 	mktme_keyid_retire(keyid);
 	return ret;
 }
