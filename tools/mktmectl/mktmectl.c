@@ -960,13 +960,17 @@ static int cmd_list(int argc, char **argv)
 static const char add_help[] =
 "Usage: mktmectl add NAME [--type cpu|no-encrypt|user]\n"
 "                    [--algorithm aes-xts-128|aes-xts-256]\n"
-"                    [--keyring user|session|process|persistent] [--json]\n"
+"                    [--keyring user|session|process|persistent]\n"
+"                    [--owner USER] [--json]\n"
 "\n"
 "Create an mktme key named NAME and print its serial.  --type cpu (the\n"
 "default): the CPU generates the key; no-encrypt: a KeyID that does not\n"
 "encrypt; user: mktmectl generates the key and tweak with OpenSSL's RNG\n"
 "(needs the boot option mktme.user_keys=1; the material is never shown).\n"
 "The key is linked into the user keyring (@u) unless --keyring says else.\n"
+"--owner USER (a name or a uid; needs CAP_SYS_ADMIN) gives the key to USER,\n"
+"as a login hook does: 'purge --user USER' then finds it, while the key\n"
+"stays in your keyring for 'bind' and 'exec'.\n"
 "NAME: 1 to 255 printable characters, no blank, no ':', not all digits.\n";
 
 /* Hex of @len random bytes into @out (2 * len + 1 bytes) */
@@ -1054,17 +1058,21 @@ static int cmd_add(int argc, char **argv)
 		{ "type", required_argument, NULL, 't' },
 		{ "algorithm", required_argument, NULL, 'a' },
 		{ "keyring", required_argument, NULL, 'k' },
+		{ "owner", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ }
 	};
 	const char *type = "cpu", *alg = "aes-xts-128", *ring_name = "user", *name, *why;
+	const char *owner = NULL;
 	struct mkey *keys = NULL;
 	key_serial_t ring, serial = -1;
 	int nkeys = 0, opt, ret, e, keyid = -1;
+	unsigned int owner_uid = 0;
 	char payload[128];
+	long v;
 
-	while ((opt = getopt_long(argc, argv, ":ht:a:k:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":ht:a:k:o:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 			type = optarg;
@@ -1082,6 +1090,14 @@ static int cmd_add(int argc, char **argv)
 			    strcmp(ring_name, "process") && strcmp(ring_name, "persistent"))
 				return usage_err("bad --keyring '%s': user, session, process or persistent",
 						 ring_name);
+			break;
+		case 'o':
+			owner = optarg;
+			if (parse_uint(owner, UINT_MAX >> 1, &v))
+				owner_uid = v;
+			else if (!name_uid(owner, &owner_uid))
+				return usage_err("unknown user '%s' for --owner (not in /etc/passwd): give a user name or a uid",
+						 owner);
 			break;
 		case OPT_JSON:
 			json = true;
@@ -1151,6 +1167,17 @@ static int cmd_add(int argc, char **argv)
 		return fail(errno_exit(e), "cannot create %s key '%s' (%s): %s%s",
 			    type, name, alg, strerror(e), h);
 	}
+	/*
+	 * The key stays in our keyring, so we keep possessing it; the owner
+	 * is the user 'purge --user' and /proc/keys name.  A key that could
+	 * not be given away must not be left behind.
+	 */
+	if (owner && keyctl_chown(serial, owner_uid, (gid_t)-1) < 0) {
+		e = errno;
+		keyctl_invalidate(serial);
+		return fail(errno_exit(e), "created key '%s' but cannot give it to '%s': %s%s — the key was removed",
+			    name, owner, strerror(e), e == EACCES ? " (needs CAP_SYS_ADMIN)" : hint(e));
+	}
 
 	if (json) {
 		if (!load_keys(&keys, &nkeys)) {
@@ -1161,8 +1188,8 @@ static int cmd_add(int argc, char **argv)
 		}
 		printf("{\"schema\":\"%s\",\"command\":\"add\",\"serial\":%d,\"name\":", SCHEMA, serial);
 		json_str(name);
-		printf(",\"keyid\":%d,\"type\":\"%s\",\"algorithm\":\"%s\",\"keyring\":\"%s\"}\n",
-		       keyid, type, alg, ring_name);
+		printf(",\"keyid\":%d,\"type\":\"%s\",\"algorithm\":\"%s\",\"keyring\":\"%s\",\"uid\":%u}\n",
+		       keyid, type, alg, ring_name, owner ? owner_uid : geteuid());
 	} else {
 		printf("%d\n", serial);
 	}

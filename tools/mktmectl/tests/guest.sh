@@ -165,7 +165,17 @@ else
 	ok "bind --cgroup # SKIP no cgroup2 hierarchy"
 fi
 
-# 24-26: purge every key of root
+# 24-26: --owner gives a key to another user, and purge --user finds it
+out=$(mktmectl add gowned --owner nobody 2>&1); rc=$?
+check "add --owner nobody exits 0 ($out)" [ "$rc" = 0 ]
+owner=$(mktmectl list | awk '$2 == "gowned" && $7 == "live" { print $6 }')
+check "list shows the key owned by nobody ($owner)" [ "$owner" = nobody ]
+out=$(mktmectl purge --user nobody --yes </dev/null 2>&1); rc=$?
+echo "$out" | diag
+found=$(echo "$out" | grep -c "revoked key 'gowned'")
+check "purge --user nobody revokes it (exit $rc)" [ "$rc$found" = 01 ]
+
+# 27-29: purge every key of root
 out=$(mktmectl purge --user root --yes </dev/null 2>&1); rc=$?
 echo "$out" | diag
 check "purge --user root exits 0" [ "$rc" = 0 ]

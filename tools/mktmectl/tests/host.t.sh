@@ -73,6 +73,8 @@ golden add-name-digits - add 1234
 golden add-name-blank - add "a b"
 golden add-name-empty - add ""
 golden add-name-long - add "$(printf '%0300d' 0 | tr 0 a)"
+golden add-unknown-owner enabled add k1 --owner nosuchuser
+golden add-missing-owner-arg - add k1 --owner
 golden bind-missing-key - bind
 golden bind-missing-target - bind k1
 golden bind-pid-and-cgroup - bind k1 --pid 1 --cgroup /sys/fs/cgroup/x
