@@ -36,7 +36,7 @@ check: build
 	@$(S)/check.sh
 
 demo: build
-	@$(S)/demo.sh
+	@python3 demo/demo.py
 
 shell: build
 	@$(S)/run-guest.sh --shell

@@ -16,9 +16,9 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,root,etc,tests}
 cp /bin/busybox "$root/bin/busybox"
 cp "$top/scripts/guest/init" "$root/init"
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
-cp "$top/scripts/guest/demo.sh" "$root/demo.sh"
+printf '%s\n' root:x:0:0:root:/root:/bin/sh alice:x:1000:1000:Alice:/tmp:/bin/sh \
+	nobody:x:65534:65534:nobody:/:/bin/false >"$root/etc/passwd"
+printf '%s\n' root:x:0: alice:x:1000: nogroup:x:65534: >"$root/etc/group"
 
 : >"$root/tests/list"
 for suite in mktme; do
@@ -44,6 +44,12 @@ mkdir -p "$root/tests/mktmectl"
 cp "$top/tools/mktmectl/tests/guest.sh" "$root/tests/mktmectl/guest.sh"
 chmod +x "$root/tests/mktmectl/guest.sh"
 echo "mktmectl/guest.sh" >>"$root/tests/list"
+
+# make demo's guest side
+echo "build-initramfs: building the demo"
+cp "$top/demo/guest/demo.sh" "$root/demo.sh"
+ccache gcc -O2 -Wall -Wextra -static -isystem "$obj/usr/include" \
+	-o "$root/bin/mktme-demo" "$top/demo/guest/mktme-demo.c"
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 >"$out/initramfs.cpio.gz")
 echo "build-initramfs: $out/initramfs.cpio.gz ($(sed 's/$/ /' "$root/tests/list" | tr -d '\n'))"
