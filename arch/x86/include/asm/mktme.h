@@ -58,6 +58,49 @@ int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
 void mktme_migrate_folio_prep(struct folio *dst, struct folio *src);
 #define arch_migrate_folio_prep mktme_migrate_folio_prep
 
+/*
+ * Swap: encrypted memory is kept out of swap unless the admin allows it,
+ * and a page read back from swap gets its VMA's KeyID before it is mapped.
+ */
+bool mktme_folio_may_swap(struct folio *folio);
+int mktme_swapin_folio_prep(struct folio *folio, struct vm_area_struct *vma);
+
+#define arch_folio_may_swap arch_folio_may_swap
+static inline bool arch_folio_may_swap(struct folio *folio)
+{
+	return !mktme_nr_keyids || mktme_folio_may_swap(folio);
+}
+
+#define arch_swapin_folio_prep arch_swapin_folio_prep
+static inline int arch_swapin_folio_prep(struct folio *folio,
+					 struct vm_area_struct *vma)
+{
+	return mktme_nr_keyids ? mktme_swapin_folio_prep(folio, vma) : 0;
+}
+
+/*
+ * DMA: a device reaches an encrypted page through its KeyID, so the DMA
+ * address of a page carries the page's KeyID bits (dma-direct), and a DMA
+ * segment never spans pages of two KeyIDs (the block layer's merging).
+ */
+phys_addr_t mktme_dma_keyid_bits(phys_addr_t paddr);
+
+#define arch_dma_keyid_bits arch_dma_keyid_bits
+static inline phys_addr_t arch_dma_keyid_bits(phys_addr_t paddr)
+{
+	return mktme_nr_keyids ? mktme_dma_keyid_bits(paddr) : 0;
+}
+
+static inline dma_addr_t arch_dma_keyid_clear(dma_addr_t dma_addr)
+{
+	return dma_addr & ~(dma_addr_t)mktme_keyid_mask;
+}
+
+static inline bool arch_dma_has_keyids(void)
+{
+	return mktme_nr_keyids;
+}
+
 /* Secure erase, for a key that is revoked or destroyed (may sleep) */
 int mktme_revoke_keyid(unsigned int keyid, u32 alg);
 

@@ -37,7 +37,11 @@ struct mktme_counters {
 	atomic64_t pconfig_retries;
 	atomic64_t erases;		/* KeyIDs erased by revocation */
 	atomic64_t erased_pages;	/* pages unmapped by those */
+	atomic64_t swap_refused;	/* folios kept out of swap */
+	atomic64_t swapin_rekeyed;	/* pages re-keyed when read from swap */
 };
+
+extern bool mktme_swap_plaintext;
 
 extern struct mktme_counters mktme_stats;
 /* Pages allocated with each KeyID, indexed by KeyID (0 included) */
@@ -50,6 +54,7 @@ int mktme_keyids_draining(void);
 
 void mktme_page_set_keyid(struct page *page, int order, unsigned int keyid);
 void mktme_page_change_keyid(struct page *page, unsigned int keyid);
+void mktme_page_rekey(struct page *page, unsigned int keyid);
 void *mktme_keyid_address(phys_addr_t pa, unsigned int keyid);
 
 bool __init mktme_detect(void);

@@ -121,6 +121,46 @@ void mktme_page_change_keyid(struct page *page, unsigned int keyid)
 		mktme_keyid_pages_dropped(old);
 }
 
+/* Bounce buffer for one page's plaintext, used with preemption disabled */
+static DEFINE_PER_CPU_PAGE_ALIGNED(u8, mktme_bounce[PAGE_SIZE]);
+
+/**
+ * mktme_page_rekey - move an allocated page to another KeyID, keeping its data
+ * @page: the page; nothing may access it meanwhile (unmapped, or locked and
+ *	  mapped nowhere)
+ * @keyid: the new KeyID
+ *
+ * The plaintext is read through the old KeyID's alias, the page's lines
+ * flushed, and the plaintext written back through the new KeyID's alias.
+ */
+void mktme_page_rekey(struct page *page, unsigned int keyid)
+{
+	u8 *buf;
+
+	if (page_keyid(page) == keyid)
+		return;
+	buf = get_cpu_ptr(mktme_bounce);
+	memcpy(buf, page_address(page), PAGE_SIZE);
+	mktme_page_change_keyid(page, keyid);
+	memcpy(page_address(page), buf, PAGE_SIZE);
+	memzero_explicit(buf, PAGE_SIZE);
+	put_cpu_ptr(mktme_bounce);
+}
+
+/*
+ * A device reaches an encrypted page through its KeyID, as the CPU does:
+ * the DMA address of a page carries the page's KeyID bits.
+ */
+phys_addr_t mktme_dma_keyid_bits(phys_addr_t paddr)
+{
+	unsigned long pfn = PHYS_PFN(paddr);
+
+	if (!pfn_valid(pfn))
+		return 0;
+	return (phys_addr_t)page_keyid(pfn_to_page(pfn)) << mktme_keyid_shift;
+}
+EXPORT_SYMBOL_GPL(mktme_dma_keyid_bits);
+
 /*
  * Migration and compaction copy a folio through page_address(): give the
  * new folio the old one's KeyIDs first, so the copy is encrypted like the

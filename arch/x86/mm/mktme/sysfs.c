@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /sys/kernel/mm/mktme/: the KeyID geometry and the counters, one value a
- * file; /sys/kernel/debug/mktme/keyids: pages per KeyID in use.
+ * file, and the swap policy; /sys/kernel/debug/mktme/keyids: pages per
+ * KeyID in use; /sys/kernel/debug/mktme/phys: encrypted pages as DRAM
+ * holds them.
  */
 #include <linux/debugfs.h>
 #include <linux/kobject.h>
+#include <linux/security.h>
 #include <linux/mm.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
 #include <linux/sysfs.h>
+#include <linux/uaccess.h>
+#include <asm/cacheflush.h>
 
 #include "mktme.h"
 
@@ -31,6 +37,30 @@ MKTME_ATTR(cache_flushes, "%lld", atomic64_read(&mktme_stats.flushes));
 MKTME_ATTR(pconfig_calls, "%lld", atomic64_read(&mktme_stats.pconfig_calls));
 MKTME_ATTR(pconfig_failures, "%lld", atomic64_read(&mktme_stats.pconfig_failures));
 MKTME_ATTR(pconfig_retries, "%lld", atomic64_read(&mktme_stats.pconfig_retries));
+MKTME_ATTR(swap_refused, "%lld", atomic64_read(&mktme_stats.swap_refused));
+MKTME_ATTR(swapin_rekeyed, "%lld", atomic64_read(&mktme_stats.swapin_rekeyed));
+
+/* 1: encrypted anonymous memory may be swapped, as plaintext (mktme/swap.c) */
+static ssize_t swap_plaintext_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(mktme_swap_plaintext));
+}
+
+static ssize_t swap_plaintext_store(struct kobject *kobj,
+				    struct kobj_attribute *attr,
+				    const char *buf, size_t count)
+{
+	bool val;
+	int ret = kstrtobool(buf, &val);
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(mktme_swap_plaintext, val);
+	return count;
+}
+
+static struct kobj_attribute swap_plaintext_attr = __ATTR_RW(swap_plaintext);
 
 static ssize_t algorithms_show(struct kobject *kobj,
 			       struct kobj_attribute *attr, char *buf)
@@ -58,6 +88,9 @@ static struct attribute *mktme_attrs[] = {
 	&pconfig_calls_attr.attr,
 	&pconfig_failures_attr.attr,
 	&pconfig_retries_attr.attr,
+	&swap_refused_attr.attr,
+	&swapin_rekeyed_attr.attr,
+	&swap_plaintext_attr.attr,
 	NULL,
 };
 
@@ -81,6 +114,54 @@ static int keyids_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(keyids);
 
+/*
+ * pread() at the physical address of an encrypted page: what DRAM holds
+ * there, read through KeyID 0 without decryption, i.e. the ciphertext, up
+ * to the end of the page; for tests and debugging.  Pages under KeyID 0
+ * are refused (EPERM): this is no window on plaintext memory.
+ */
+static ssize_t phys_read(struct file *file, char __user *ubuf, size_t count,
+			 loff_t *ppos)
+{
+	phys_addr_t pa = *ppos;
+	unsigned long pfn = PHYS_PFN(pa);
+	size_t n = min_t(size_t, count, PAGE_SIZE - offset_in_page(pa));
+	ssize_t ret = -EFAULT;
+	void *buf;
+
+	if (*ppos < 0 || pa & mktme_keyid_mask || !pfn_valid(pfn) ||
+	    !page_is_ram(pfn) || pfn >= max_pfn_mapped)
+		return -EFAULT;
+	if (!page_keyid(pfn_to_page(pfn)))
+		return -EPERM;
+	buf = kmalloc(n, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	/* The page may be unmapped from the direct map (DEBUG_PAGEALLOC) */
+	if (!copy_from_kernel_nofault(buf, __va(pa), n) && !copy_to_user(ubuf, buf, n)) {
+		*ppos += n;
+		ret = n;
+	}
+	/* Lines cached under KeyID 0 would outlive the page's next KeyID change */
+	clflush_cache_range(__va(pa), n);
+	kfree_sensitive(buf);
+	return ret;
+}
+
+static int phys_open(struct inode *inode, struct file *file)
+{
+	int ret = security_locked_down(LOCKDOWN_DEV_MEM);
+
+	return ret ?: simple_open(inode, file);
+}
+
+static const struct file_operations phys_fops = {
+	.owner = THIS_MODULE,
+	.open = phys_open,
+	.read = phys_read,
+	.llseek = default_llseek,
+};
+
 int __init mktme_sysfs_init(void)
 {
 	struct kobject *kobj;
@@ -97,5 +178,6 @@ int __init mktme_sysfs_init(void)
 	}
 	dir = debugfs_create_dir("mktme", NULL);
 	debugfs_create_file("keyids", 0400, dir, NULL, &keyids_fops);
+	debugfs_create_file("phys", 0400, dir, NULL, &phys_fops);
 	return 0;
 }

@@ -24,17 +24,25 @@
 #include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
+#include <linux/swapops.h>
 #include <linux/percpu.h>
 #include <asm/smp.h>
 #include <asm/tlbflush.h>
 
 #include "mktme.h"
 
-/* Bounce buffer for one page's plaintext, used under the page table lock */
-static DEFINE_PER_CPU_PAGE_ALIGNED(u8, mktme_bounce[PAGE_SIZE]);
+/* What the preparing walk found to do before the range can be re-keyed */
+enum mktme_todo {
+	MKTME_OK,
+	MKTME_UNSHARE,		/* a page shared copy-on-write */
+	MKTME_FAULT,		/* a page in swap, or being migrated */
+	MKTME_SPLIT,		/* a large folio */
+	MKTME_FREE_SWAP,	/* a page that also has a copy in swap */
+};
 
 struct mktme_walk {
-	unsigned long shared;	/* address of a page to unshare, or 0 */
+	unsigned long addr;		/* where the walk stopped */
+	enum mktme_todo todo;
 	unsigned int keyid;
 };
 
@@ -43,18 +51,53 @@ static int mktme_prepare_pte(pte_t *ptep, unsigned long addr,
 {
 	struct mktme_walk *w = walk->private;
 	pte_t pte = ptep_get(ptep);
+	struct folio *folio;
 	struct page *page;
+	swp_entry_t entry;
 
-	if (!pte_present(pte))
-		return 0;
+	w->addr = addr;
+	if (!pte_present(pte)) {
+		/*
+		 * Swapped pages come back in before their KeyID changes:
+		 * one swap entry may be shared after fork, and all of its
+		 * mappings must keep one KeyID (see mktme_swapin_folio_prep()).
+		 * A page being migrated would come back with the old KeyID:
+		 * the fault waits for the migration.
+		 */
+		if (!is_swap_pte(pte))
+			return 0;
+		entry = pte_to_swp_entry(pte);
+		if (non_swap_entry(entry) && !is_migration_entry(entry))
+			return 0;
+		w->todo = MKTME_FAULT;
+		return 1;
+	}
 	page = vm_normal_page(walk->vma, addr, pte);
 	if (!page)
 		return 0;
+	folio = page_folio(page);
 	/* A device may be writing it: re-keying would corrupt that. */
-	if (folio_maybe_dma_pinned(page_folio(page)))
+	if (folio_maybe_dma_pinned(folio))
 		return -EBUSY;
 	if (!PageAnonExclusive(page)) {
-		w->shared = addr;
+		w->todo = MKTME_UNSHARE;
+		return 1;
+	}
+	/*
+	 * Every page of a folio has the same KeyID (one DMA segment per
+	 * folio relies on it), and whether a large folio lies wholly in the
+	 * range cannot be told cheaply from one of its mappings: split it.
+	 */
+	if (folio_test_large(folio)) {
+		w->todo = MKTME_SPLIT;
+		return 1;
+	}
+	/*
+	 * The copy in swap would be the plaintext of memory that gets a key,
+	 * and reclaim would drop the clean page for it: free the swap first.
+	 */
+	if (folio_test_swapcache(folio)) {
+		w->todo = MKTME_FREE_SWAP;
 		return 1;
 	}
 	return 0;
@@ -73,28 +116,79 @@ static bool mktme_vma_suitable(struct vm_area_struct *vma)
 				  VM_MIXEDMAP | VM_DROPPABLE));
 }
 
-/* Unshare COW-shared pages of [start, end); -EBUSY for a pinned one */
+/*
+ * Split the large folio mapped at @addr, or free the swap of the folio
+ * there; -EBUSY if it cannot be done.
+ */
+static int mktme_fix_folio(struct vm_area_struct *vma, unsigned long addr,
+			   enum mktme_todo todo)
+{
+	struct folio_walk fw;
+	struct folio *folio;
+	int ret, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		folio = folio_walk_start(&fw, vma, addr, 0);
+		if (!folio)
+			return 0;
+		folio_get(folio);
+		folio_walk_end(&fw, vma);
+		folio_lock(folio);
+		if (todo == MKTME_SPLIT) {
+			/* Split meanwhile by the deferred-split shrinker? */
+			ret = folio_test_large(folio) ? split_folio(folio) : 0;
+		} else {
+			folio_wait_writeback(folio);
+			ret = folio_free_swap(folio) || !folio_test_swapcache(folio) ? 0 : -EBUSY;
+		}
+		folio_unlock(folio);
+		folio_put(folio);
+		if (!ret)
+			return 0;
+		/* References held by per-CPU LRU batches */
+		lru_add_drain_all();
+	}
+	return -EBUSY;
+}
+
+/*
+ * Before [start, end) changes KeyID: unshare pages shared copy-on-write
+ * with other processes (after fork) or through KSM, bring swapped pages
+ * back and free their swap, and split large folios.  The process cannot
+ * tell any of this from before.  -EBUSY for a page pinned for DMA or a
+ * folio that cannot be split or freed from swap, a fault's error, -EINTR
+ * for a fatal signal.
+ */
 static int mktme_prepare_pages(struct mm_struct *mm, unsigned long start,
 			       unsigned long end)
 {
 	struct mktme_walk w = { };
 	struct vm_area_struct *vma;
+	vm_fault_t fault;
 	int ret;
 
-	do {
-		w.shared = 0;
+	for (;;) {
+		w.todo = MKTME_OK;
 		ret = walk_page_range(mm, start, end, &mktme_prepare_ops, &w);
 		if (ret < 0)
 			return ret;
-		if (w.shared) {
-			vma = vma_lookup(mm, w.shared);
-			if (handle_mm_fault(vma, w.shared, FAULT_FLAG_UNSHARE, NULL) &
-			    VM_FAULT_ERROR)
-				return -ENOMEM;
-			start = w.shared;
+		if (w.todo == MKTME_OK)
+			return 0;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		vma = vma_lookup(mm, w.addr);
+		if (w.todo == MKTME_SPLIT || w.todo == MKTME_FREE_SWAP) {
+			ret = mktme_fix_folio(vma, w.addr, w.todo);
+			if (ret)
+				return ret;
+		} else {
+			fault = handle_mm_fault(vma, w.addr, w.todo == MKTME_UNSHARE ?
+						FAULT_FLAG_UNSHARE : 0, NULL);
+			if (fault & VM_FAULT_ERROR)
+				return vm_fault_to_errno(fault, 0) ?: -EFAULT;
 		}
-	} while (w.shared);
-	return 0;
+		start = w.addr;
+	}
 }
 
 /**
@@ -104,13 +198,15 @@ static int mktme_prepare_pages(struct mm_struct *mm, unsigned long start,
  * @end: page-aligned end
  * @prot: the new protection
  *
- * Nothing is changed when this fails.  Pages shared copy-on-write with
- * other processes (after fork) or through KSM are unshared, which the
- * process cannot tell from before.
+ * No KeyID or protection is changed when this fails.  Pages are prepared
+ * first, in ways the process cannot tell from before (mktme_prepare_pages()):
+ * unshared, brought back from swap, split from large folios.
  *
  * Return: 0; -ENOMEM for a hole in the range; -EINVAL for a VMA other than
  * private anonymous memory; -EACCES for a protection the VMA may not get;
- * -EBUSY for a page pinned for DMA.
+ * -EBUSY for a page pinned for DMA, or a folio that could not be split or
+ * freed from swap; -EINTR for a fatal signal; the error of a fault that
+ * brought a page back from swap.
  */
 int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
 			   unsigned long end, unsigned long prot)
@@ -147,7 +243,6 @@ static int mktme_rekey_pte(pte_t *ptep, unsigned long addr,
 	struct mktme_walk *w = walk->private;
 	pte_t pte = ptep_get(ptep);
 	struct page *page;
-	u8 *buf;
 
 	if (!pte_present(pte))
 		return 0;
@@ -157,12 +252,7 @@ static int mktme_rekey_pte(pte_t *ptep, unsigned long addr,
 		return 0;
 
 	pte = ptep_clear_flush(walk->vma, addr, ptep);
-	buf = get_cpu_ptr(mktme_bounce);
-	memcpy(buf, page_address(page), PAGE_SIZE);
-	mktme_page_change_keyid(page, w->keyid);
-	memcpy(page_address(page), buf, PAGE_SIZE);
-	memzero_explicit(buf, PAGE_SIZE);
-	put_cpu_ptr(mktme_bounce);
+	mktme_page_rekey(page, w->keyid);
 	set_pte_at(walk->mm, addr, ptep, pte_set_keyid(pte, w->keyid));
 	return 0;
 }
@@ -302,14 +392,23 @@ int mktme_revoke_keyid(unsigned int keyid, u32 alg)
 	return ret;
 }
 
+/*
+ * New private anonymous memory of a process with a default key: refused
+ * once the key is revoked, and for hugetlb pages, which MKTME does not
+ * encrypt: the process would get plaintext memory where it expects its key.
+ */
 long mktme_mmap_check(unsigned long addr, unsigned long len,
 		      unsigned long flags)
 {
-	if (!mktme_enabled() || !current->mm ||
-	    !test_bit(MMF_MKTME_REVOKED, &current->mm->flags))
+	struct mm_struct *mm = current->mm;
+
+	if (!mktme_enabled() || !mm ||
+	    (flags & MAP_TYPE) != MAP_PRIVATE || !(flags & MAP_ANONYMOUS))
 		return 0;
-	if ((flags & MAP_TYPE) == MAP_PRIVATE && (flags & MAP_ANONYMOUS))
+	if (test_bit(MMF_MKTME_REVOKED, &mm->flags))
 		return -EKEYREVOKED;
+	if ((flags & MAP_HUGETLB) && vm_flags_keyid(READ_ONCE(mm->def_flags)))
+		return -EOPNOTSUPP;
 	return 0;
 }
 
