@@ -5,8 +5,9 @@
 #
 # Boot the built kernel and initramfs on the built QEMU (TCG) with the
 # TME-MK model on (--cpu, or MKTME_CPU, replaces the CPU): two sockets
-# with one CPU each, two NUMA nodes of 256 MiB, serial console, and a QMP
-# socket at RUN/qmp.sock for the host side.  Without --shell the console
+# with one CPU each, two NUMA nodes of 256 MiB, serial console, a 16 MiB
+# scratch virtio-blk disk (RUN/disk.img), and a QMP socket at RUN/qmp.sock
+# for the host side.  Without --shell the console
 # goes to RUN/console.log and the exit status is QEMU's, or 124 when the
 # guest ran past the timeout and was killed.
 set -eu
@@ -38,6 +39,9 @@ for f in "$qemu" "$kernel" "$initrd"; do
 done
 mkdir -p "$run"
 rm -f "$run/qmp.sock"
+# A scratch disk for the O_DIRECT tests (virtio-blk, /dev/vda in the guest)
+rm -f "$run/disk.img"
+truncate -s 16M "$run/disk.img"
 
 args=(-L "$top/build/qemu/pc-bios" -L /usr/share/seabios -L /usr/lib/ipxe/qemu
 	-machine q35 -accel tcg -cpu "$cpu" -m 512M
@@ -46,6 +50,8 @@ args=(-L "$top/build/qemu/pc-bios" -L /usr/share/seabios -L /usr/lib/ipxe/qemu
 	-object memory-backend-ram,id=m1,size=256M
 	-numa node,nodeid=0,cpus=0,memdev=m0
 	-numa node,nodeid=1,cpus=1,memdev=m1
+	-drive "file=$run/disk.img,if=none,id=disk0,format=raw,cache=unsafe"
+	-device virtio-blk-pci,drive=disk0
 	-kernel "$kernel" -initrd "$initrd"
 	-display none -no-reboot -nodefaults
 	-qmp "unix:$run/qmp.sock,server=on,wait=off")

@@ -47,7 +47,7 @@ if [ ! -d /sys/kernel/mm/mktme ]; then
 	check "status explains why" sh -c "echo '$out' | grep -q 'FAIL kernel'"
 	exit $((failed > 0))
 fi
-echo "1..27"
+echo "1..30"
 
 # 1: status
 out=$(mktmectl status 2>&1); rc=$?

@@ -16,12 +16,6 @@
 #include "../kselftest_harness.h"
 #include "mktme_util.h"
 
-#ifndef PR_SET_MKTME_KEY
-#define PR_SET_MKTME_KEY	74
-#define PR_MKTME_REKEY		(1UL << 0)
-#define PR_GET_MKTME_KEY	75
-#endif
-
 static int set_key(int serial, int pidfd, unsigned long flags)
 {
 	return prctl(PR_SET_MKTME_KEY, serial, pidfd, flags, 0);

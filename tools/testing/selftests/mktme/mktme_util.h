@@ -4,6 +4,8 @@
 #define MKTME_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,13 @@
 
 #ifndef __NR_encrypt_mprotect
 #error "__NR_encrypt_mprotect missing: build against the series' UAPI headers"
+#endif
+
+/* prctl() of a process's default key: from <linux/prctl.h> of the series */
+#ifndef PR_SET_MKTME_KEY
+#define PR_SET_MKTME_KEY	74
+#define PR_MKTME_REKEY		(1UL << 0)
+#define PR_GET_MKTME_KEY	75
 #endif
 
 static inline long sys_encrypt_mprotect(void *addr, size_t len, int prot,
@@ -109,6 +118,37 @@ static inline long read_long_file(const char *path)
 	return v;
 }
 
+/* Write @val to the file @path: 0, or -1 */
+static inline int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/* A field of a NUMA node's meminfo ("MemTotal", "MemFree"), in kB; -1 */
+static inline long node_meminfo_kb(int node, const char *field)
+{
+	char path[96], line[256], fmt[64];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
+	snprintf(fmt, sizeof(fmt), "Node %%*d %s: %%ld kB", field);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, fmt, &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 static inline long keyids_in_use(void)
 {
 	return read_long_file("/sys/kernel/mm/mktme/keyids_in_use");
@@ -121,6 +161,66 @@ static inline int drop_all_caps(void)
 	struct __user_cap_data_struct data[2] = { };
 
 	return syscall(__NR_capset, &hdr, data);
+}
+
+/* The pagemap entry of the page holding @p (0 if it cannot be read) */
+static inline uint64_t pagemap_entry(const void *p)
+{
+	unsigned long page = sysconf(_SC_PAGESIZE);
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, sizeof(e), (unsigned long)p / page * sizeof(e)) != sizeof(e))
+		e = 0;
+	close(fd);
+	return e;
+}
+
+/* Physical address of @p (root only: PFNs are hidden from others); 0: none */
+static inline uint64_t phys_addr_of(const void *p)
+{
+	uint64_t e = pagemap_entry(p), pfn = e & ((1ULL << 55) - 1);
+	unsigned long page = sysconf(_SC_PAGESIZE);
+
+	if (!(e & (1ULL << 63)) || !pfn)
+		return 0;
+	return pfn * page + (unsigned long)p % page;
+}
+
+static inline int page_swapped(const void *p)
+{
+	return !!(pagemap_entry(p) & (1ULL << 62));
+}
+
+/*
+ * Whether DRAM holds ciphertext for [p, p + len) (64-byte aligned): every
+ * line as read through KeyID 0, without decryption, from the debugfs file
+ * /sys/kernel/debug/mktme/phys differs from what the process reads.
+ * 1: ciphertext; 0: a line is in DRAM as plaintext; -1: cannot tell, or
+ * a page is not encrypted (the file serves encrypted pages only).
+ */
+static inline int dram_is_ciphertext(const void *p, size_t len)
+{
+	int fd = open("/sys/kernel/debug/mktme/phys", O_RDONLY);
+	const char *c = p;
+	char raw[64];
+	uint64_t pa;
+	size_t off;
+	int ret = 1;
+
+	if (fd < 0)
+		return -1;
+	for (off = 0; off < len && ret == 1; off += sizeof(raw)) {
+		pa = phys_addr_of(c + off);
+		if (!pa || pread(fd, raw, sizeof(raw), pa) != sizeof(raw))
+			ret = -1;
+		else if (!memcmp(raw, c + off, sizeof(raw)))
+			ret = 0;
+	}
+	close(fd);
+	return ret;
 }
 
 static inline int mktme_available(void)

@@ -2,7 +2,9 @@
 /*
  * Encrypted memory stays correct on the memory-management paths that copy,
  * move, read or write anonymous pages: every test fills an encrypted
- * buffer, goes through one path, and checks the contents.
+ * buffer, goes through one path, and checks the contents, and where the
+ * path puts the data into new pages, that DRAM holds them as ciphertext
+ * (read through KeyID 0 from /sys/kernel/debug/mktme/phys).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <sys/resource.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -21,6 +24,9 @@
 #include "mktme_util.h"
 
 #define NPAGES	8
+
+/* DRAM under [p, p + len) holds ciphertext */
+#define EXPECT_CIPHERTEXT(p, len) EXPECT_EQ(1, dram_is_ciphertext(p, len))
 
 FIXTURE(paths) {
 	long page;
@@ -76,6 +82,8 @@ TEST_F(paths, fork_cow_both_sides)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_TRUE(all(self->buf, half, 'E'));
 	EXPECT_TRUE(all(self->buf + half, half, 'p'));
+	/* the pages copied on write are encrypted too */
+	EXPECT_CIPHERTEXT(self->buf, self->len);
 }
 
 TEST_F(paths, process_vm_readv_writev)
@@ -89,6 +97,7 @@ TEST_F(paths, process_vm_readv_writev)
 	memset(plain, 'w', self->len);
 	ASSERT_EQ((ssize_t)self->len, process_vm_writev(getpid(), &local, 1, &remote, 1, 0));
 	EXPECT_TRUE(all(self->buf, self->len, 'w'));
+	EXPECT_CIPHERTEXT(self->buf, self->len);
 	free(plain);
 }
 
@@ -103,6 +112,7 @@ TEST_F(paths, proc_pid_mem)
 	memset(plain, 'm', sizeof(plain));
 	ASSERT_EQ(sizeof(plain), pwrite(fd, plain, sizeof(plain), (off_t)self->buf));
 	EXPECT_TRUE(all(self->buf, sizeof(plain), 'm'));
+	EXPECT_CIPHERTEXT(self->buf, self->page);
 	close(fd);
 }
 
@@ -149,6 +159,7 @@ TEST_F(paths, move_pages_across_nodes)
 	EXPECT_EQ(NPAGES, moved);
 	EXPECT_TRUE(all(self->buf, self->len, 'E'));
 	EXPECT_EQ(self->keyid, smaps_keyid(self->buf));
+	EXPECT_CIPHERTEXT(self->buf, self->len);
 	memset(self->buf, 'M', self->len);
 	EXPECT_TRUE(all(self->buf, self->len, 'M'));
 }
@@ -163,6 +174,7 @@ TEST_F(paths, mremap_move_grow_shrink)
 	EXPECT_EQ(self->keyid, smaps_keyid(p));
 	memset(p + self->len, 'g', self->len);
 	EXPECT_TRUE(all(p + self->len, self->len, 'g'));
+	EXPECT_CIPHERTEXT(p, 2 * self->len);
 	p = mremap(p, 2 * self->len, self->page, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_TRUE(all(p, self->page, 'E'));
@@ -175,7 +187,7 @@ TEST_F(paths, mlock_and_madvise)
 	ASSERT_EQ(0, mlock(self->buf, self->len));
 	EXPECT_TRUE(all(self->buf, self->len, 'E'));
 	ASSERT_EQ(0, munlock(self->buf, self->len));
-	/* Without swap these only age the pages: contents must stay */
+	/* Encrypted pages stay out of swap (see the swap tests): contents stay */
 	if (madvise(self->buf, self->page, MADV_COLD))
 		TH_LOG("MADV_COLD: %s", strerror(errno));
 	if (madvise(self->buf, self->page, MADV_PAGEOUT))
@@ -261,21 +273,17 @@ TEST_F(paths, thp_fault_and_collapse)
 	}
 	EXPECT_TRUE(all(p, HPAGE, 'T'));
 	EXPECT_EQ(self->keyid, smaps_keyid(p));
+	EXPECT_CIPHERTEXT(p, HPAGE);
 	munmap(raw, 3 * HPAGE);
 }
 
 static void ksm_write(const char *file, const char *val)
 {
 	char path[128];
-	int fd;
 
 	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", file);
-	fd = open(path, O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, val, strlen(val)) < 0)
-			perror(path);
-		close(fd);
-	}
+	if (write_file(path, val))
+		perror(path);
 }
 
 /* Equal plaintext under different KeyIDs must stay two pages. */
@@ -332,6 +340,7 @@ TEST_F(paths, userfaultfd_copy_and_zeropage)
 	EXPECT_TRUE(all(self->buf + self->page, self->page, '\0'));
 	EXPECT_TRUE(all(self->buf + 2 * self->page, self->len - 2 * self->page, 'E'));
 	EXPECT_EQ(self->keyid, smaps_keyid(self->buf));
+	EXPECT_CIPHERTEXT(self->buf, self->page);
 	close(uffd);
 	free(src);
 }
@@ -421,15 +430,10 @@ TEST_F(paths, thp_fault_under_a_key)
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
 
-	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_WRONLY);
-
 	ASSERT_NE(MAP_FAILED, raw);
 	/* Huge pages on fault for madvised ranges (the default may be never) */
-	if (fd >= 0) {
-		if (write(fd, "madvise", 7) != 7)
-			TH_LOG("THP enabled=madvise: %s", strerror(errno));
-		close(fd);
-	}
+	if (write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise"))
+		TH_LOG("THP enabled=madvise: %s", strerror(errno));
 	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
 	ASSERT_EQ(0, sys_encrypt_mprotect(p, HPAGE, PROT_READ | PROT_WRITE, self->key, 0));
 	/* The first touch faults in a zeroed huge page under the key */
@@ -438,6 +442,7 @@ TEST_F(paths, thp_fault_under_a_key)
 	EXPECT_TRUE(all(p, HPAGE, 'H'));
 	EXPECT_EQ(2048, smaps_field(p, "AnonHugePages"));
 	EXPECT_EQ(self->keyid, smaps_keyid(p));
+	EXPECT_CIPHERTEXT(p, HPAGE);
 	munmap(raw, 3 * HPAGE);
 }
 
@@ -456,6 +461,188 @@ TEST_F(paths, splice_from_encrypted_memory)
 	close(p[1]);
 	close(q[0]);
 	close(q[1]);
+}
+
+/* The node of each page, from move_pages() without nodes */
+static int pages_on_node(char *buf, int n, long page, int node)
+{
+	void *pages[64];
+	int status[64], i, count = 0;
+
+	for (i = 0; i < n; i++)
+		pages[i] = buf + i * page;
+	if (syscall(__NR_move_pages, 0, n, pages, NULL, status, 0))
+		return -1;
+	for (i = 0; i < n; i++)
+		count += status[i] == node;
+	return count;
+}
+
+/* mbind() with MPOL_MF_MOVE migrates encrypted pages to the other node */
+TEST_F(paths, mbind_moves_across_nodes)
+{
+	unsigned long mask;
+	int from, to;
+
+	from = pages_on_node(self->buf, NPAGES, self->page, 0) == NPAGES ? 0 : 1;
+	ASSERT_EQ(NPAGES, pages_on_node(self->buf, NPAGES, self->page, from));
+	to = !from;
+	mask = 1UL << to;
+	ASSERT_EQ(0, syscall(__NR_mbind, self->buf, self->len, MPOL_BIND, &mask,
+			     sizeof(mask) * 8, MPOL_MF_MOVE));
+	EXPECT_EQ(NPAGES, pages_on_node(self->buf, NPAGES, self->page, to));
+	EXPECT_TRUE(all(self->buf, self->len, 'E'));
+	EXPECT_EQ(self->keyid, smaps_keyid(self->buf));
+	EXPECT_CIPHERTEXT(self->buf, self->len);
+	/* new pages of the range come from the new node, under the key */
+	memset(self->buf, 'b', self->len);
+	EXPECT_TRUE(all(self->buf, self->len, 'b'));
+	EXPECT_CIPHERTEXT(self->buf, self->len);
+}
+
+/*
+ * Compaction moves movable pages from the start of a zone to free pages in
+ * partly used pageblocks further up (a wholly free pageblock is not a
+ * target), until the two scanners meet.  Put an encrypted buffer on node 1
+ * and free every other page of it, so that its pageblocks are targets,
+ * compact the node, and see the pages left move intact.  Where the buffer
+ * lands is up to the allocator: if it was above the meeting point, keep it
+ * and try again with another, which lands elsewhere.
+ */
+#define COMPACT_PAGES	8192
+#define COMPACT_ROUNDS	5
+
+TEST_F_TIMEOUT(paths, compaction_moves_encrypted_pages, 300)
+{
+	size_t n = COMPACT_PAGES, len = n * self->page, i, moved = 0, checked = 0;
+	char *enc[COMPACT_ROUNDS] = { }, *pg;
+	unsigned long node1 = 2;
+	uint64_t *before;
+	int r, k;
+
+	if (node_meminfo_kb(1, "MemFree") < (long)(COMPACT_ROUNDS * len >> 10))
+		SKIP(return, "no node 1 with %zu MiB free", COMPACT_ROUNDS * len >> 20);
+	before = calloc(n, sizeof(*before));
+	ASSERT_NE(NULL, before);
+	for (r = 0; r < COMPACT_ROUNDS && !moved; r++) {
+		enc[r] = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, enc[r]);
+		ASSERT_EQ(0, syscall(__NR_mbind, enc[r], len, MPOL_BIND, &node1, 64, 0));
+		ASSERT_EQ(0, madvise(enc[r], len, MADV_NOHUGEPAGE));
+		ASSERT_EQ(0, sys_encrypt_mprotect(enc[r], len, PROT_READ | PROT_WRITE,
+						  self->key, 0));
+		/* the first line of every page tells which page it is */
+		for (i = 0; i < n; i++)
+			memset(enc[r] + i * self->page, 'a' + i % 26, 64);
+		for (i = 0; i < n; i += 2)
+			ASSERT_EQ(0, madvise(enc[r] + i * self->page, self->page, MADV_DONTNEED));
+		for (i = 1; i < n; i += 2)
+			before[i] = phys_addr_of(enc[r] + i * self->page);
+		if (write_file("/sys/devices/system/node/node1/compact", "1"))
+			SKIP(goto out, "cannot trigger compaction (CONFIG_COMPACTION)");
+		for (i = 1; i < n; i += 2) {
+			pg = enc[r] + i * self->page;
+			if (phys_addr_of(pg) != before[i] && moved++ < 64)
+				/* a moved page is as encrypted as before */
+				checked += dram_is_ciphertext(pg, 64) == 1;
+		}
+		TH_LOG("round %d: compaction moved %zu of %zu encrypted pages", r + 1, moved, n / 2);
+	}
+	EXPECT_LT(0, moved);
+	EXPECT_EQ(moved < 64 ? moved : 64, checked);
+	/* every buffer, moved or not, is intact */
+	for (k = 0; k < r; k++) {
+		for (i = 1; i < n; i += 2) {
+			pg = enc[k] + i * self->page;
+			if (!all(pg, 64, 'a' + i % 26) || !all(pg + 64, self->page - 64, 0))
+				break;
+		}
+		EXPECT_LE(n, i) TH_LOG("buffer %d, page %zu is not intact", k, i);
+		EXPECT_EQ(self->keyid, smaps_keyid(enc[k]));
+	}
+out:
+	for (k = 0; k < COMPACT_ROUNDS; k++)
+		if (enc[k])
+			munmap(enc[k], len);
+	free(before);
+}
+
+/* MADV_COLD and MADV_PAGEOUT: encrypted pages stay in memory, intact */
+TEST_F(paths, madvise_cold_and_pageout)
+{
+	size_t i, swapped = 0;
+
+	ASSERT_EQ(0, madvise(self->buf, self->len, MADV_COLD));
+	ASSERT_EQ(0, madvise(self->buf, self->len, MADV_PAGEOUT));
+	for (i = 0; i < NPAGES; i++)
+		swapped += page_swapped(self->buf + i * self->page);
+	EXPECT_TRUE(all(self->buf, self->len, 'E'));
+	EXPECT_EQ(0, swapped);
+	EXPECT_CIPHERTEXT(self->buf, self->len);
+}
+
+/* MADV_HUGEPAGE and MADV_NOHUGEPAGE change nothing of the data */
+TEST_F(paths, madvise_hugepage_nohugepage)
+{
+	ASSERT_EQ(0, madvise(self->buf, self->len, MADV_HUGEPAGE));
+	EXPECT_TRUE(all(self->buf, self->len, 'E'));
+	ASSERT_EQ(0, madvise(self->buf, self->len, MADV_NOHUGEPAGE));
+	EXPECT_TRUE(all(self->buf, self->len, 'E'));
+	EXPECT_EQ(self->keyid, smaps_keyid(self->buf));
+}
+
+/*
+ * hugetlb pages are not encrypted: encrypt_mprotect() refuses them with
+ * EINVAL (only private anonymous memory), and a process with a default
+ * key cannot map them (EOPNOTSUPP), as it would get plaintext memory.
+ */
+TEST_F(paths, hugetlb_refused)
+{
+	long old = read_long_file("/proc/sys/vm/nr_hugepages");
+	char *h, num[32];
+	int status;
+	pid_t pid;
+
+	if (old < 0)
+		SKIP(return, "no hugetlb (CONFIG_HUGETLBFS)");
+	write_file("/proc/sys/vm/nr_hugepages", "4");
+	h = mmap(NULL, HPAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (h == MAP_FAILED) {
+		snprintf(num, sizeof(num), "%ld", old);
+		write_file("/proc/sys/vm/nr_hugepages", num);
+		SKIP(return, "no huge page could be reserved: %s", strerror(errno));
+	}
+	memset(h, 'h', HPAGE);
+	EXPECT_EQ(-1, sys_encrypt_mprotect(h, HPAGE, PROT_READ | PROT_WRITE, self->key, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_TRUE(all(h, HPAGE, 'h'));
+	EXPECT_EQ(0, smaps_keyid(h));
+	munmap(h, HPAGE);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		char *p;
+
+		if (prctl(PR_SET_MKTME_KEY, self->key, -1, 0, 0))
+			_exit(10);
+		p = mmap(NULL, HPAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+		if (p != MAP_FAILED)
+			_exit(11);
+		if (errno != EOPNOTSUPP)
+			_exit(12);
+		/* ordinary private anonymous memory still gets the key */
+		p = mmap(NULL, self->page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		_exit(p != MAP_FAILED && smaps_keyid(p) == self->keyid ? 0 : 13);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	snprintf(num, sizeof(num), "%ld", old);
+	write_file("/proc/sys/vm/nr_hugepages", num);
 }
 
 TEST_HARNESS_MAIN

@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 
 #include "../kselftest_harness.h"
+#include "mktme_util.h"
 
 static int read_line(const char *path, char *buf, size_t len)
 {
@@ -38,24 +39,6 @@ static long read_long(const char *path)
 	return strtol(buf, NULL, 0);
 }
 
-/* MemTotal of a node's meminfo, in kB. */
-static long node_mem_kb(int node)
-{
-	char path[96], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Node %*d MemTotal: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 TEST(kernel_is_6_12)
 {
 	struct utsname u;
@@ -75,7 +58,7 @@ TEST(two_numa_nodes_with_memory)
 	ASSERT_EQ(0, read_line("/sys/devices/system/node/online", online, sizeof(online)));
 	ASSERT_STREQ("0-1", online);
 	for (node = 0; node < 2; node++) {
-		long kb = node_mem_kb(node);
+		long kb = node_meminfo_kb(node, "MemTotal");
 
 		EXPECT_LT(64 * 1024, kb) {
 			TH_LOG("node %d has %ld kB of memory", node, kb);

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * O_DIRECT I/O between a virtio-blk disk and encrypted buffers: the device
+ * reaches an encrypted page through its KeyID (the DMA address carries
+ * it), so the disk receives plaintext, an encrypted buffer receives data
+ * that DRAM holds as ciphertext, and a request never mixes two KeyIDs in
+ * one segment.  The disk is /dev/vda (scripts/run-guest.sh attaches one);
+ * its contents are scratch.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "../kselftest_harness.h"
+#include "mktme_util.h"
+
+#define DISK	"/dev/vda"
+#define HPAGE	(2UL << 20)
+
+FIXTURE(dma) {
+	long page;
+	int fd, key, keyid;
+};
+
+FIXTURE_SETUP(dma)
+{
+	if (!mktme_available())
+		SKIP(return, "MKTME is not enabled (needs TME-MK or the QEMU model)");
+	self->fd = open(DISK, O_RDWR | O_DIRECT);
+	if (self->fd < 0)
+		SKIP(return, "no virtio disk %s (%s): scripts/run-guest.sh attaches one",
+		     DISK, strerror(errno));
+	self->page = sysconf(_SC_PAGESIZE);
+	self->key = add_mktme_key("dma", "type=cpu");
+	ASSERT_LT(0, self->key);
+	self->keyid = key_keyid(self->key);
+}
+
+FIXTURE_TEARDOWN(dma)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Fill with a pattern that differs in every line of every page */
+static void fill(char *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (char)(i * 7 + (i >> 12) * 13 + seed);
+}
+
+static char *map(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static char *map_encrypted(int key, size_t len)
+{
+	char *p = map(len);
+
+	if (p && sys_encrypt_mprotect(p, len, PROT_READ | PROT_WRITE, key, 0)) {
+		munmap(p, len);
+		return NULL;
+	}
+	return p;
+}
+
+TEST_F(dma, write_from_an_encrypted_buffer)
+{
+	size_t len = 64 << 10;
+	char *enc = map_encrypted(self->key, len), *plain = map(len), *want = map(len);
+
+	ASSERT_NE(NULL, enc);
+	ASSERT_NE(NULL, plain);
+	ASSERT_NE(NULL, want);
+	fill(enc, len, 1);
+	fill(want, len, 1);
+	EXPECT_EQ(1, dram_is_ciphertext(enc, len));
+	ASSERT_EQ((ssize_t)len, pwrite(self->fd, enc, len, 0));
+	/* the disk got the plaintext */
+	ASSERT_EQ((ssize_t)len, pread(self->fd, plain, len, 0));
+	EXPECT_EQ(0, memcmp(plain, want, len));
+}
+
+TEST_F(dma, read_into_an_encrypted_buffer)
+{
+	size_t len = 64 << 10;
+	char *enc = map_encrypted(self->key, len), *plain = map(len);
+
+	ASSERT_NE(NULL, enc);
+	ASSERT_NE(NULL, plain);
+	fill(plain, len, 2);
+	ASSERT_EQ((ssize_t)len, pwrite(self->fd, plain, len, 1 << 20));
+	/* untouched: the read faults the pages in under the key */
+	ASSERT_EQ((ssize_t)len, pread(self->fd, enc, len, 1 << 20));
+	EXPECT_EQ(0, memcmp(enc, plain, len));
+	EXPECT_EQ(self->keyid, smaps_keyid(enc));
+	EXPECT_EQ(1, dram_is_ciphertext(enc, len));
+}
+
+/* 1 MiB in one request: many segments, each through its own bounce in the model */
+TEST_F(dma, one_request_of_many_encrypted_pages)
+{
+	size_t len = 1 << 20;
+	char *enc = map_encrypted(self->key, len), *back = map_encrypted(self->key, len);
+
+	ASSERT_NE(NULL, enc);
+	ASSERT_NE(NULL, back);
+	fill(enc, len, 3);
+	ASSERT_EQ((ssize_t)len, pwrite(self->fd, enc, len, 2 << 20));
+	ASSERT_EQ((ssize_t)len, pread(self->fd, back, len, 2 << 20));
+	EXPECT_EQ(0, memcmp(enc, back, len));
+	EXPECT_EQ(1, dram_is_ciphertext(back, len));
+}
+
+/*
+ * A huge page of which the second half is encrypted: physically
+ * contiguous pages of two KeyIDs, which the block layer must not merge
+ * into one DMA segment.
+ */
+TEST_F(dma, contiguous_pages_of_two_keyids)
+{
+	char *raw = map(3 * HPAGE), *p, *want = map(HPAGE), *back = map(HPAGE);
+	size_t half = HPAGE / 2;
+
+	ASSERT_NE(NULL, raw);
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(NULL, back);
+	p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
+	/* huge pages on fault for madvised ranges (the default may be never) */
+	write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
+	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
+	fill(p, HPAGE, 4);
+	fill(want, HPAGE, 4);
+	if (phys_addr_of(p + HPAGE - 1) - phys_addr_of(p) != HPAGE - 1)
+		SKIP(return, "no huge page: the buffer is not physically contiguous");
+	ASSERT_EQ(0, sys_encrypt_mprotect(p + half, half, PROT_READ | PROT_WRITE, self->key, 0));
+	EXPECT_EQ(0, memcmp(p, want, HPAGE));
+	EXPECT_EQ(-1, dram_is_ciphertext(p, half));	/* KeyID 0: not shown */
+	EXPECT_EQ(1, dram_is_ciphertext(p + half, half));
+
+	ASSERT_EQ((ssize_t)HPAGE, pwrite(self->fd, p, HPAGE, 4 << 20));
+	ASSERT_EQ((ssize_t)HPAGE, pread(self->fd, back, HPAGE, 4 << 20));
+	EXPECT_EQ(0, memcmp(back, want, HPAGE));
+
+	fill(back, HPAGE, 5);
+	fill(want, HPAGE, 5);
+	ASSERT_EQ((ssize_t)HPAGE, pwrite(self->fd, back, HPAGE, 4 << 20));
+	ASSERT_EQ((ssize_t)HPAGE, pread(self->fd, p, HPAGE, 4 << 20));
+	EXPECT_EQ(0, memcmp(p, want, HPAGE));
+	EXPECT_EQ(1, dram_is_ciphertext(p + half, half));
+	munmap(raw, 3 * HPAGE);
+}
+
+TEST_HARNESS_MAIN
