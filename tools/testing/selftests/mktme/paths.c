@@ -277,6 +277,37 @@ TEST_F(paths, thp_fault_and_collapse)
 	munmap(raw, 3 * HPAGE);
 }
 
+/* The khugepaged daemon collapses small encrypted pages into a huge one */
+TEST_F_TIMEOUT(paths, khugepaged_collapse, 120)
+{
+	static const char *const khp = "/sys/kernel/mm/transparent_hugepage/khugepaged/";
+	char *raw = mmap(NULL, 3 * HPAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1)), path[128];
+	int i;
+
+	ASSERT_NE(MAP_FAILED, raw);
+	if (write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise"))
+		SKIP(return, "no THP (CONFIG_TRANSPARENT_HUGEPAGE)");
+	snprintf(path, sizeof(path), "%sscan_sleep_millisecs", khp);
+	write_file(path, "10");
+	snprintf(path, sizeof(path), "%salloc_sleep_millisecs", khp);
+	write_file(path, "10");
+	snprintf(path, sizeof(path), "%spages_to_scan", khp);
+	write_file(path, "4096");
+	ASSERT_EQ(0, madvise(p, HPAGE, MADV_NOHUGEPAGE));
+	ASSERT_EQ(0, sys_encrypt_mprotect(p, HPAGE, PROT_READ | PROT_WRITE, self->key, 0));
+	memset(p, 'K', HPAGE);
+	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
+	for (i = 0; i < 200 && smaps_field(p, "AnonHugePages") != 2048; i++)
+		usleep(50000);
+	EXPECT_EQ(2048, smaps_field(p, "AnonHugePages"));
+	EXPECT_TRUE(all(p, HPAGE, 'K'));
+	EXPECT_EQ(self->keyid, smaps_keyid(p));
+	EXPECT_CIPHERTEXT(p, HPAGE);
+	munmap(raw, 3 * HPAGE);
+}
+
 static void ksm_write(const char *file, const char *val)
 {
 	char path[128];
