@@ -308,6 +308,37 @@ TEST_F_TIMEOUT(paths, khugepaged_collapse, 120)
 	munmap(raw, 3 * HPAGE);
 }
 
+/*
+ * Splitting an anonymous huge page maps its zero-filled subpages to the
+ * shared zero page, which must not be mapped through the VMA's KeyID.
+ */
+TEST_F(paths, split_of_a_partly_written_encrypted_thp)
+{
+	char *raw = mmap(NULL, 3 * HPAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
+	int key2 = add_mktme_key("paths-split", "type=cpu");
+
+	ASSERT_NE(MAP_FAILED, raw);
+	ASSERT_LT(0, key2);
+	if (write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise"))
+		SKIP(return, "no THP (CONFIG_TRANSPARENT_HUGEPAGE)");
+	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
+	ASSERT_EQ(0, sys_encrypt_mprotect(p, HPAGE, PROT_READ | PROT_WRITE, self->key, 0));
+	memset(p, 'Z', self->page);
+	ASSERT_EQ(2048, smaps_field(p, "AnonHugePages"));
+	/* the second half to another key: the huge page is split first */
+	ASSERT_EQ(0, sys_encrypt_mprotect(p + HPAGE / 2, HPAGE / 2, PROT_READ | PROT_WRITE,
+					  key2, 0));
+	EXPECT_EQ(0, smaps_field(p, "AnonHugePages"));
+	EXPECT_TRUE(all(p, self->page, 'Z'));
+	EXPECT_TRUE(all(p + self->page, HPAGE - self->page, '\0'));
+	EXPECT_EQ(self->keyid, smaps_keyid(p));
+	EXPECT_EQ(key_keyid(key2), smaps_keyid(p + HPAGE / 2));
+	EXPECT_CIPHERTEXT(p, self->page);
+	munmap(raw, 3 * HPAGE);
+}
+
 static void ksm_write(const char *file, const char *val)
 {
 	char path[128];
@@ -340,6 +371,42 @@ TEST_F(paths, ksm_never_merges_across_keyids)
 	EXPECT_TRUE(all(self->buf, self->len, 'E'));
 	EXPECT_TRUE(all(plain, self->len, 'E'));
 	ksm_write("run", "2");
+	munmap(plain, self->len);
+}
+
+/*
+ * KSM's use_zero_pages merges zero-filled pages with the zero page, which
+ * is KeyID 0: like any page of another KeyID, encrypted pages are left alone.
+ */
+TEST_F_TIMEOUT(paths, ksm_zero_pages_leave_encrypted_pages, 60)
+{
+	char *plain = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long scans, zero;
+	int i;
+
+	if (access("/sys/kernel/mm/ksm/use_zero_pages", W_OK))
+		SKIP(return, "no KSM (CONFIG_KSM)");
+	ASSERT_NE(MAP_FAILED, plain);
+	memset(plain, 1, self->len);
+	memset(plain, 0, self->len);
+	memset(self->buf, 0, self->len);
+	ASSERT_EQ(0, madvise(self->buf, self->len, MADV_MERGEABLE));
+	ASSERT_EQ(0, madvise(plain, self->len, MADV_MERGEABLE));
+	zero = read_long_file("/sys/kernel/mm/ksm/ksm_zero_pages");
+	ksm_write("use_zero_pages", "1");
+	ksm_write("sleep_millisecs", "10");
+	ksm_write("run", "1");
+	scans = read_long_file("/sys/kernel/mm/ksm/full_scans");
+	for (i = 0; i < 200 && read_long_file("/sys/kernel/mm/ksm/full_scans") < scans + 3; i++)
+		usleep(50000);
+	/* the plain pages were merged with the zero page, the encrypted not */
+	EXPECT_EQ(zero + NPAGES, read_long_file("/sys/kernel/mm/ksm/ksm_zero_pages"));
+	EXPECT_TRUE(all(self->buf, self->len, '\0'));
+	EXPECT_TRUE(all(plain, self->len, '\0'));
+	EXPECT_CIPHERTEXT(self->buf, self->len);
+	ksm_write("run", "2");
+	ksm_write("use_zero_pages", "0");
 	munmap(plain, self->len);
 }
 
