@@ -623,8 +623,9 @@ static const char status_help[] =
 "Usage: mktmectl status [--json]\n"
 "\n"
 "Check that this system can use MKTME: CPU flags, kernel, free KeyIDs,\n"
-"algorithms, user keys, counters.  Each line is \"ok|FAIL name: detail\",\n"
-"a failing one followed by \" — \" and how to fix it.\n"
+"algorithms, user keys, swap policy, counters.  Each line is\n"
+"\"ok|FAIL name: detail\", a failing one followed by \" — \" and how\n"
+"to fix it.\n"
 "Exit 0 if usable, 3 if MKTME is unsupported, 4 if no KeyID is free,\n"
 "2 if usable but not by you (no CAP_SYS_RESOURCE).\n";
 
@@ -709,14 +710,14 @@ static int cmd_status(int argc, char **argv)
 {
 	static char cpuinfo[1 << 16];
 	char path[PATH_MAX], cmdline[4096], buf[256], algs[256] = "";
-	struct check c[10];
+	struct check c[12];
 	bool tme, pconfig, off, enabled, cap = false, user_keys = false;
 	long nr = -1, in_use = -1, draining = -1, tdx = -1, free_ids = -1;
 	static const char * const counters[] = {
 		"erases", "erased_pages", "cache_flushes", "pconfig_calls",
-		"pconfig_failures", "pconfig_retries",
+		"pconfig_failures", "pconfig_retries", "swap_refused", "swapin_rekeyed",
 	};
-	long cnt[6];
+	long cnt[8], swap_plaintext = -1;
 	int n = 0, code;
 	FILE *f;
 
@@ -819,11 +820,18 @@ static int cmd_status(int argc, char **argv)
 			check_set(&c[n++], "user-keys", true, NULL,
 				  "not allowed: --type user needs the boot option mktme.user_keys=1");
 
-		for (int i = 0; i < 6; i++)
+		for (int i = 0; i < 8; i++)
 			cnt[i] = sysfs_long(counters[i]);
+		swap_plaintext = sysfs_long("swap_plaintext");
+		if (swap_plaintext == 0)
+			check_set(&c[n++], "swap", true, NULL,
+				  "encrypted memory is kept out of swap, which would store it in plaintext (swap_plaintext=0)");
+		else if (swap_plaintext > 0)
+			check_set(&c[n++], "swap", true, NULL,
+				  "encrypted memory may be swapped, in plaintext (swap_plaintext=1): swap on an encrypted device (dm-crypt) only");
 		check_set(&c[n++], "counters", true, NULL,
-			  "erases=%ld erased_pages=%ld cache_flushes=%ld pconfig_calls=%ld pconfig_failures=%ld pconfig_retries=%ld",
-			  cnt[0], cnt[1], cnt[2], cnt[3], cnt[4], cnt[5]);
+			  "erases=%ld erased_pages=%ld cache_flushes=%ld pconfig_calls=%ld pconfig_failures=%ld pconfig_retries=%ld swap_refused=%ld swapin_rekeyed=%ld",
+			  cnt[0], cnt[1], cnt[2], cnt[3], cnt[4], cnt[5], cnt[6], cnt[7]);
 	}
 
 	f = fopen(rpath(path, sizeof(path), "/proc/self/status"), "r");
@@ -864,8 +872,11 @@ static int cmd_status(int argc, char **argv)
 				printf("%s", n++ ? "," : "");
 				json_str(w);
 			}
-			printf("],\"user_keys\":%s,\"counters\":{", user_keys ? "true" : "false");
-			for (int i = 0; i < 6; i++)
+			printf("],\"user_keys\":%s,", user_keys ? "true" : "false");
+			if (swap_plaintext >= 0)
+				printf("\"swap_plaintext\":%s,", swap_plaintext ? "true" : "false");
+			printf("\"counters\":{");
+			for (int i = 0; i < 8; i++)
 				printf("%s\"%s\":%ld", i ? "," : "", counters[i], cnt[i]);
 			printf("}");
 		}

@@ -47,9 +47,9 @@ if [ ! -d /sys/kernel/mm/mktme ]; then
 	check "status explains why" sh -c "echo '$out' | grep -q 'FAIL kernel'"
 	exit $((failed > 0))
 fi
-echo "1..30"
+echo "1..31"
 
-# 1: status
+# status
 out=$(mktmectl status 2>&1); rc=$?
 echo "$out" | diag
 check "status: MKTME usable (exit 0)" [ "$rc" = 0 ]
@@ -57,8 +57,11 @@ if [ "$rc" != 0 ]; then
 	echo "Bail out! MKTME is not usable here: see the status lines above"
 	exit 1
 fi
+echo "$out" | grep -q "^ok swap: encrypted memory is kept out of swap"
+check "status: the swap policy as the kernel reports it ($(cat /sys/kernel/mm/mktme/swap_plaintext))" \
+	[ $? = "$(cat /sys/kernel/mm/mktme/swap_plaintext)" ]
 
-# 2-4: add a cpu key, list shows it with its KeyID
+# add a cpu key, list shows it with its KeyID
 key=$(mktmectl add gtest-cpu); rc=$?
 check "add gtest-cpu prints a serial" sh -c "[ $rc = 0 ] && [ '$key' -gt 0 ] 2>/dev/null"
 kid=$(list_field "$key" 3)
@@ -66,7 +69,7 @@ check "list shows gtest-cpu with a KeyID ($kid)" sh -c "[ '$(list_field "$key" 2
 mktmectl list --json | grep -q "\"serial\":$key,\"name\":\"gtest-cpu\",\"keyid\":$kid,\"type\":\"cpu\""
 check "list --json shows it too" [ $? = 0 ]
 
-# 5-7: exec a sleeper under the key
+# exec a sleeper under the key
 mktmectl exec --key gtest-cpu -- sleep 100 &
 spid=$!
 pids="$pids $spid"
@@ -78,7 +81,7 @@ check "list shows the sleeper $spid bound to gtest-cpu" [ $? = 0 ]
 mktmectl exec --key nosuchkey -- true 2>/dev/null
 check "exec with an unknown key exits 6" [ $? = 6 ]
 
-# 8-11: bind a process holding memory, re-keying it
+# bind a process holding memory, re-keying it
 sh -c 'x=$(head -c 300000 /dev/zero | tr "\0" a); while :; do sleep 1; : "${#x}"; done' &
 hpid=$!
 pids="$pids $hpid"
@@ -101,11 +104,11 @@ check "the memory of $vpid kept its contents through re-keying" [ $? = 0 ]
 pg=$(list_field "$key" 8)
 check "list counts pages under gtest-cpu ($pg)" sh -c "[ '${pg:-0}' -ge 73 ]"
 
-# 12: bind errors
+# bind errors
 mktmectl bind gtest-cpu --pid 999999 2>/dev/null
 check "bind to a missing pid exits 6" [ $? = 6 ]
 
-# 13-17: revoke is secure erase
+# revoke is secure erase
 before=$(cat /sys/kernel/mm/mktme/erased_pages)
 mktmectl revoke gtest-cpu </dev/null 2>/dev/null
 check "revoke without --yes and no terminal exits 1" [ $? = 1 ]
@@ -125,20 +128,20 @@ else
 	notok "the bound process died touching its memory (still running)"
 fi
 
-# 18-19: unknown or revoked keys
+# unknown or revoked keys
 mktmectl revoke gtest-cpu --yes 2>/dev/null
 check "revoking the revoked key by name exits 6 (no live key)" [ $? = 6 ]
 mktmectl revoke nosuchkey --yes 2>/dev/null
 check "revoke of an unknown key exits 6" [ $? = 6 ]
 
-# 20-21: duplicate names, JSON schema
+# duplicate names, JSON schema
 k2=$(mktmectl add gtest-p1)
 mktmectl add gtest-p1 2>/dev/null
 check "add of an existing name exits 6" [ $? = 6 ]
 mktmectl --json add gtest-p2 | grep -q '^{"schema":"mktmectl/1","command":"add","serial":[0-9]*,"name":"gtest-p2","keyid":[0-9]*,'
 check "add --json follows schema mktmectl/1" [ $? = 0 ]
 
-# 22: user keys: allowed only with mktme.user_keys=1
+# user keys: allowed only with mktme.user_keys=1
 if mktmectl status | grep -q '^ok user-keys: allowed'; then
 	k3=$(mktmectl add gtest-user --type user --algorithm aes-xts-256)
 	check "add --type user aes-xts-256" [ "$(list_field "$k3" 4)" = user ]
@@ -147,7 +150,7 @@ else
 	check "add --type user without mktme.user_keys=1 exits 3" [ $? = 3 ]
 fi
 
-# 23: bind a cgroup
+# bind a cgroup
 cg=/sys/fs/cgroup
 if [ ! -f $cg/cgroup.procs ]; then
 	mkdir -p $cg && mount -t cgroup2 none $cg 2>/dev/null
@@ -165,7 +168,7 @@ else
 	ok "bind --cgroup # SKIP no cgroup2 hierarchy"
 fi
 
-# 24-26: --owner gives a key to another user, and purge --user finds it
+# --owner gives a key to another user, and purge --user finds it
 out=$(mktmectl add gowned --owner nobody 2>&1); rc=$?
 check "add --owner nobody exits 0 ($out)" [ "$rc" = 0 ]
 owner=$(mktmectl list | awk '$2 == "gowned" && $7 == "live" { print $6 }')
@@ -175,7 +178,7 @@ echo "$out" | diag
 found=$(echo "$out" | grep -c "revoked key 'gowned'")
 check "purge --user nobody revokes it (exit $rc)" [ "$rc$found" = 01 ]
 
-# 27-29: purge every key of root
+# purge every key of root
 out=$(mktmectl purge --user root --yes </dev/null 2>&1); rc=$?
 echo "$out" | diag
 check "purge --user root exits 0" [ "$rc" = 0 ]
