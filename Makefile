@@ -2,6 +2,7 @@
 #
 # make demo    build everything and run the demo (the main job)
 # make check   build everything and run every test
+# make bench   measure what MKTME costs the kernel (on the model, -icount)
 # make shell   boot the guest with a shell on the console
 # make series  emit the kernel series as git format-patch files
 #
@@ -9,7 +10,7 @@
 
 S := scripts
 
-.PHONY: all deps qemu kernel initramfs emulator-tests build check demo shell series clean distclean
+.PHONY: all deps qemu kernel initramfs emulator-tests build check demo bench shell series clean distclean
 
 all: build
 
@@ -38,6 +39,9 @@ check: build
 demo: build
 	@python3 demo/demo.py
 
+bench: build
+	@python3 bench/bench.py --runs 2 -- $(BENCH_ARGS)
+
 shell: build
 	@$(S)/run-guest.sh --shell
 
@@ -45,7 +49,7 @@ series: deps
 	@$(S)/format-series.sh
 
 clean:
-	rm -rf build/kbuild build/initramfs build/check build/run build/qemu/obj build/emulator-tests build/series build/series-git
+	rm -rf build/kbuild build/initramfs build/check build/run build/demo build/bench build/qemu/obj build/emulator-tests build/series build/series-git
 
 distclean:
 	rm -rf build

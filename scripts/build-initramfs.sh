@@ -50,6 +50,9 @@ echo "build-initramfs: building the demo"
 cp "$top/demo/guest/demo.sh" "$root/demo.sh"
 ccache gcc -O2 -Wall -Wextra -static -isystem "$obj/usr/include" \
 	-o "$root/bin/mktme-demo" "$top/demo/guest/mktme-demo.c"
+# make bench's guest side
+ccache gcc -O2 -Wall -Wextra -static -isystem "$obj/usr/include" \
+	-o "$root/bin/mktme-bench" "$top/bench/guest/mktme-bench.c"
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 >"$out/initramfs.cpio.gz")
 echo "build-initramfs: $out/initramfs.cpio.gz ($(sed 's/$/ /' "$root/tests/list" | tr -d '\n'))"
