@@ -24,7 +24,8 @@ import subprocess
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LINE = re.compile(r'^bench (\S+) (\S+) (.*?)(?: -- (.*))?$')
+LINE = re.compile(r'^bench (\S+) ([-+]?[0-9.]+) (.*?)(?: -- (.*))?$')
+KERNEL_TROUBLE = re.compile(r'BUG:|WARNING:|Oops|Kernel panic|general protection|KASAN')
 
 
 def run_once(run_dir, bench_args, timeout):
@@ -34,7 +35,7 @@ def run_once(run_dir, bench_args, timeout):
            '--append', f'mktme_bench=1 kunit.enable=0 loglevel=4 mktme_args="{args}"',
            '--', '-icount', 'shift=0,sleep=off']
     rc = subprocess.call(cmd, stdout=subprocess.DEVNULL)
-    results, done = {}, False
+    results, done, trouble = {}, False, []
     with open(os.path.join(run_dir, 'console.log'), errors='replace') as f:
         for ln in f:
             m = LINE.match(ln.strip())
@@ -42,7 +43,9 @@ def run_once(run_dir, bench_args, timeout):
                 done = True
             elif m:
                 results[m.group(1)] = (float(m.group(2)), m.group(3), m.group(4) or '')
-    return rc, done, results
+            if KERNEL_TROUBLE.search(ln):
+                trouble.append(ln.strip())
+    return rc, done and rc == 0 and not trouble, results, trouble
 
 
 def main():
@@ -60,9 +63,10 @@ def main():
         print(f'bench: run {i + 1} of {args.runs} (guest under -icount, console {d}/console.log)',
               flush=True)
         sys.stdout.flush()
-        rc, done, res = run_once(d, args.bench_args, args.timeout)
+        rc, done, res, trouble = run_once(d, args.bench_args, args.timeout)
         if not done:
-            print(f'bench: run {i + 1} did not finish (exit {rc}); see {d}/console.log',
+            why = f'the kernel reported: {trouble[0]}' if trouble else f'exit {rc}'
+            print(f'bench: run {i + 1} did not finish cleanly ({why}); see {d}/console.log',
                   file=sys.stderr)
             sys.exit(1)
         runs.append(res)

@@ -19,6 +19,7 @@ import argparse
 import os
 import re
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +31,20 @@ from qmp import QMP  # noqa: E402
 
 PRINTK = re.compile(rb'^\[\s*\d+\.\d+\]')
 KERNEL_TROUBLE = re.compile(rb'BUG:|WARNING:|Oops|Kernel panic|general protection|KASAN')
+
+
+def needle(hexed, what):
+    """The bytes the guest hex-encoded; too short to mean anything fails."""
+    b = bytes.fromhex(hexed)
+    if len(b) < 16:
+        raise ValueError(f'{what}: the guest sent {len(b)} bytes, too short to search for')
+    return b
+
+
+def fragments(secret):
+    """16-byte pieces of a secret's random part ("MKTME-X:" + hex)."""
+    tail = secret[secret.index(b':') + 1:]
+    return [tail[i:i + 16] for i in range(0, len(tail) - 15, 8)]
 
 
 def hexdump(b):
@@ -106,7 +121,7 @@ class Demo:
         expect = words.pop('expect')
         data = self.dump()
         for name, hexed in words.items():
-            n = data.count(bytes.fromhex(hexed))
+            n = data.count(needle(hexed, name))
             if expect == 'present':
                 self.check(story, n > 0, f"{name}'s pattern is in the dump: {n} copies")
             else:
@@ -114,7 +129,7 @@ class Demo:
 
     def on_secret(self, story, w):
         keyid, pa, cpa = int(w['keyid']), int(w['pa'], 16), int(w['control_pa'], 16)
-        secret, control = bytes.fromhex(w['secret']), bytes.fromhex(w['control'])
+        secret, control = needle(w['secret'], 'secret'), needle(w['control'], 'control')
         data = self.dump()
         n = data.count(control)
         self.check(story, n > 0 and data[cpa:cpa + len(control)] == control,
@@ -122,6 +137,7 @@ class Demo:
         self.note(f'DRAM {cpa:#010x}: {hexdump(data[cpa:cpa + 32])}  "{printable(data[cpa:])}"')
         n = data.count(secret)
         self.check(story, n == 0, f'the secret is nowhere in the dump ({n} copies)')
+        self.check_fragments(story, data, secret)
         page = data[pa & ~4095:(pa & ~4095) + 4096]
         self.check(story, self.ciphertext_like(page) and data[pa:pa + len(secret)] != secret,
                    f'DRAM at the secret\'s address {pa:#x} is ciphertext (the page has no '
@@ -132,12 +148,20 @@ class Demo:
                    f'through KeyID {keyid}\'s alias the memory controller decrypts it to the secret')
         self.note(f'KeyID {keyid:<3}  {pa:#010x}: {hexdump(via)}  "{printable(via)}"')
 
+    def check_fragments(self, story, data, secret):
+        """Not even a 16-byte piece of the secret's random part: the guest's
+        register state, saved in plaintext kernel memory, would show here."""
+        found = [f.decode() for f in fragments(secret) if f in data]
+        self.check(story, not found, 'nor any 16-byte piece of it' +
+                   (f': found {found}' if found else ''))
+
     def on_revoke_before(self, story, w):
-        keyid, secret = int(w['keyid']), bytes.fromhex(w['secret'])
+        keyid, secret = int(w['keyid']), needle(w['secret'], 'secret')
         pas = [int(x, 16) for x in w['pa'].split(',')]
         data = self.dump()
         n = data.count(secret)
         self.check(story, n == 0, f"alice's secret is nowhere in the dump ({n} copies)")
+        self.check_fragments(story, data, secret)
         good = sum(self.read(pa, len(secret), keyid) == secret for pa in pas)
         self.check(story, good == len(pas),
                    f'KeyID {keyid} decrypts {good} of her {len(pas)} pages to the secret: '
@@ -149,11 +173,14 @@ class Demo:
         self.before[story] = ({pa: data[pa:pa + 4096] for pa in pas}, self.programs(keyid))
 
     def on_revoke_after(self, story, w):
-        keyid, secret = int(w['keyid']), bytes.fromhex(w['secret'])
-        pages, progs = self.before.get(story, ({}, {}))
+        keyid, secret = int(w['keyid']), needle(w['secret'], 'secret')
+        if story not in self.before:
+            raise ValueError('no observation from before the logout to compare with')
+        pages, progs = self.before[story]
         data = self.dump()
         n = data.count(secret)
         self.check(story, n == 0, f"alice's secret is still nowhere in the dump ({n} copies)")
+        self.check_fragments(story, data, secret)
         kept = [pa for pa, ct in pages.items() if data[pa:pa + 4096] == ct]
         self.check(story, bool(kept),
                    f'{len(kept)} of her {len(pages)} pages still hold the ciphertext they held '
@@ -185,6 +212,7 @@ class Demo:
         if not words:
             return 'ok'
         event, w = words[0], dict(x.split('=', 1) for x in words[1:] if '=' in x)
+        w.pop('id', None)       # the guest's tag for the answer (main())
         story = int(w.pop('story', self.current))
         if event == 'hello':
             info = self.qmp.cmd('query-mktme')
@@ -228,22 +256,11 @@ def main():
          '--timeout', str(args.timeout),
          '--append', 'mktme_demo=1 kunit.enable=0 printk.time=1', '--',
          '-chardev', f'socket,id=demo,path={sock_path},server=on,wait=off',
-         '-serial', 'chardev:demo'])
+         '-serial', 'chardev:demo'], start_new_session=True)
     demo = Demo(args.run)
-    chan = None
-    while guest.poll() is None and chan is None:
-        try:
-            chan = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            chan.connect(sock_path)
-        except OSError:
-            chan = None
-            time.sleep(0.05)
-    if chan is not None:
-        demo.qmp = QMP(os.path.join(args.run, 'qmp.sock'))
+    chan, pos, buf, trouble, done, rc = None, 0, b'', [], False, None
 
-    pos, buf, trouble, done = 0, b'', [], False
-
-    def show_console():
+    def show_console(final=False):
         nonlocal pos
         try:
             with open(console, 'rb') as f:
@@ -251,7 +268,7 @@ def main():
                 chunk = f.read()
         except FileNotFoundError:
             return
-        end = chunk.rfind(b'\n') + 1
+        end = len(chunk) if final else chunk.rfind(b'\n') + 1
         pos += end
         for raw in chunk[:end].splitlines():
             if KERNEL_TROUBLE.search(raw):
@@ -259,30 +276,50 @@ def main():
             if not PRINTK.match(raw):
                 print(raw.decode(errors='replace').rstrip('\r'), flush=True)
 
-    while chan is not None and guest.poll() is None:
-        r, _, _ = select.select([chan], [], [], 0.2)
-        show_console()
-        if not r:
-            continue
-        data = chan.recv(65536)
-        if not data:
-            break
-        buf += data
-        while b'\n' in buf:
-            line, buf = buf.split(b'\n', 1)
-            line = line.decode(errors='replace').strip()
+    try:
+        while guest.poll() is None and chan is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                reply = demo.handle(line)
-            except Exception as e:      # a broken checkpoint fails, the demo goes on
-                reply = f'host error: {e!r}'
-                demo.check(0, False, f'checkpoint "{line[:60]}": {e!r}')
-            done |= line == 'done'
-            chan.sendall(reply.encode() + b'\n')
-    rc = guest.wait()
+                sock.connect(sock_path)
+                chan = sock
+            except OSError:
+                sock.close()
+                time.sleep(0.05)
+        if chan is not None:
+            demo.qmp = QMP(os.path.join(args.run, 'qmp.sock'))
+        while chan is not None and guest.poll() is None:
+            r, _, _ = select.select([chan], [], [], 0.2)
+            show_console()
+            if not r:
+                continue
+            data = chan.recv(65536)
+            if not data:
+                break
+            buf += data
+            while b'\n' in buf:
+                line, buf = buf.split(b'\n', 1)
+                line = line.decode(errors='replace').strip()
+                ident = re.search(r' id=(\d+)', line)
+                try:
+                    reply = demo.handle(line)
+                except Exception as e:      # the checkpoint fails, the demo goes on
+                    reply = f'host error: {e!r}'
+                    demo.check(demo.current, False, f'checkpoint "{line[:60]}": {e!r}')
+                done |= line.split(' ', 1)[0] == 'done'
+                if ident:
+                    chan.sendall(f'{ident.group(1)} {reply[:200]}\n'.encode())
+        rc = guest.wait()
+    except (OSError, ConnectionError) as e:
+        demo.check(demo.current, False, f'the host side failed: {e!r}')
+    finally:
+        if guest.poll() is None:
+            os.killpg(guest.pid, signal.SIGTERM)
+            rc = guest.wait()
+        for c in (chan, demo.qmp):
+            if c is not None:
+                c.close()
     time.sleep(0.1)
-    show_console()
-    if demo.qmp:
-        demo.qmp.close()
+    show_console(final=True)
 
     print('\n=== Verdict ===')
     passed = failed = 0
@@ -291,9 +328,9 @@ def main():
         good = sum(ok for _, ok, _ in checks)
         bad = len(checks) - good
         ended = story in demo.ended or story == 0
-        ok = bad == 0 and ended and any(s == 'host' for s, _, _ in checks)
+        ok = bad == 0 and ended and (story == 0 or any(s == 'host' for s, _, _ in checks))
         passed += good
-        failed += bad + (0 if ended else 1)
+        failed += bad + (0 if ok or bad else 1)
         title = demo.titles.get(story, 'checkpoint errors' if story == 0 else '(not reached)')
         print(f'story {story}: {"PASS" if ok else "FAIL"} - {title} '
               f'({good} of {len(checks)} checks passed{"" if ended else ", did not finish"})')

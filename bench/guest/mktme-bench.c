@@ -26,7 +26,10 @@
 #include <sys/wait.h>
 
 #define PAGE		4096UL
-#define PR_SET_MKTME_KEY_	74
+
+#ifndef PR_SET_MKTME_KEY
+#error "PR_SET_MKTME_KEY missing: build against the series' UAPI headers"
+#endif
 
 static int fault_pages = 1024;
 static int mprotect_pages = 256;
@@ -263,18 +266,22 @@ static uint64_t workload_child(int key, uint64_t (*fn)(void))
 	if (pid < 0)
 		die("fork");
 	if (!pid) {
-		if (key && prctl(PR_SET_MKTME_KEY_, key, -1, 1 /* PR_MKTME_REKEY */, 0))
+		close(fd[0]);
+		if (key && prctl(PR_SET_MKTME_KEY, key, -1, PR_MKTME_REKEY, 0))
 			die("prctl(PR_SET_MKTME_KEY)");
 		t = fn();
 		if (write(fd[1], &t, sizeof(t)) != sizeof(t))
 			_exit(1);
 		_exit(0);
 	}
-	if (read(fd[0], &t, sizeof(t)) != sizeof(t))
-		die("workload");
-	waitpid(pid, &status, 0);
-	close(fd[0]);
 	close(fd[1]);
+	if (read(fd[0], &t, sizeof(t)) != sizeof(t))
+		t = 0;
+	close(fd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) || !t) {
+		fprintf(stderr, "mktme-bench: the workload's process failed\n");
+		exit(1);
+	}
 	return t;
 }
 
@@ -296,15 +303,29 @@ static void bench_workload(const char *name, uint64_t (*fn)(void), const char *w
 
 int main(int argc, char **argv)
 {
-	for (int i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--fault-pages"))
-			fault_pages = atoi(argv[i + 1]);
-		else if (!strcmp(argv[i], "--mprotect-pages"))
-			mprotect_pages = atoi(argv[i + 1]);
-		else if (!strcmp(argv[i], "--erase-mib"))
-			erase_mib = atoi(argv[i + 1]);
-		else if (!strcmp(argv[i], "--work-kib"))
-			work_kib = atoi(argv[i + 1]);
+	for (int i = 1; i < argc; i += 2) {
+		static const struct { const char *name; int *val; } opts[] = {
+			{ "--fault-pages", &fault_pages }, { "--mprotect-pages", &mprotect_pages },
+			{ "--erase-mib", &erase_mib }, { "--work-kib", &work_kib },
+		};
+		size_t o;
+		char *end;
+		long v;
+
+		for (o = 0; o < sizeof(opts) / sizeof(opts[0]); o++)
+			if (!strcmp(argv[i], opts[o].name))
+				break;
+		if (o == sizeof(opts) / sizeof(opts[0]) || i + 1 == argc) {
+			fprintf(stderr, "usage: mktme-bench [--fault-pages N] [--mprotect-pages N] [--erase-mib N] [--work-kib N]\n");
+			return 1;
+		}
+		v = strtol(argv[i + 1], &end, 10);
+		if (*end || v < 1 || v > 65536) {
+			fprintf(stderr, "mktme-bench: %s: '%s' is not a number from 1 to 65536\n",
+				argv[i], argv[i + 1]);
+			return 1;
+		}
+		*opts[o].val = v;
 	}
 	if (counter("nr_keyids") <= 0) {
 		fprintf(stderr, "mktme-bench: MKTME is not enabled\n");

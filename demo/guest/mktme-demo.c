@@ -93,7 +93,7 @@ static unsigned long phys_addr(pid_t pid, unsigned long addr)
 	if (fd < 0)
 		die("%s: %s", path, strerror(errno));
 	if (pread(fd, &e, sizeof(e), (addr / PAGE) * sizeof(e)) != sizeof(e))
-		die("%s: %s", path, strerror(errno));
+		die("%s: cannot read the entry of %#lx", path, addr);
 	close(fd);
 	if (!(e & (1ULL << 63)) || !(e & ((1ULL << 55) - 1)))
 		die("%s: page at %#lx not present or PFN hidden (needs CAP_SYS_ADMIN)", path, addr);
@@ -120,52 +120,109 @@ static int vma_keyid(const void *addr)
 	return keyid;
 }
 
+static void no_answer(int sig)
+{
+	static const char msg[] = "mktme-demo: no answer from the host on " CHANNEL "\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(3);
+	_exit(3);
+}
+
 /*
- * Send one line to the host on the second serial port and wait for its
- * answer: "ok" returns 0; anything else is printed and returns 1.
+ * Send one line to the host on the second serial port, tagged "id=PID",
+ * and wait for the host's answer to it, "PID ok" or "PID <why not>":
+ * 0 for ok; otherwise the answer is printed and 1 returned.  Lines for
+ * other ids (a late answer to a tell that gave up) are skipped.
  */
 static int tell(int argc, char **argv)
 {
 	static char line[65536];
-	char reply[256];
+	char reply[256], id[24];
 	struct termios t;
 	size_t n = 0, r = 0;
 	int fd;
 
-	for (int i = 0; i < argc; i++) {
-		int w = snprintf(line + n, sizeof(line) - n, "%s%s", i ? " " : "", argv[i]);
+	snprintf(id, sizeof(id), "%d", getpid());
+	for (int i = 0; i <= argc; i++) {
+		const char *w = i < argc ? argv[i] : "";
+		int k;
 
-		if (w < 0 || (size_t)w >= sizeof(line) - n - 1)
+		/* the id goes before the free text that follows "--" */
+		if (i == argc || !strcmp(w, "--"))
+			k = snprintf(line + n, sizeof(line) - n, " id=%s%s%s", id,
+				     i < argc ? " " : "", w);
+		else
+			k = snprintf(line + n, sizeof(line) - n, "%s%s", i ? " " : "", w);
+		if (k < 0 || (size_t)k >= sizeof(line) - n - 1)
 			die("tell: line too long");
-		n += w;
+		n += k;
+		if (i < argc && !strcmp(w, "--")) {
+			for (i++; i < argc; i++) {
+				k = snprintf(line + n, sizeof(line) - n, " %s", argv[i]);
+				if (k < 0 || (size_t)k >= sizeof(line) - n - 1)
+					die("tell: line too long");
+				n += k;
+			}
+			break;
+		}
 	}
 	line[n++] = '\n';
 	fd = open(CHANNEL, O_RDWR | O_NOCTTY);
 	if (fd < 0)
 		die("%s: %s", CHANNEL, strerror(errno));
-	if (tcgetattr(fd, &t) == 0) {
-		cfmakeraw(&t);
-		tcsetattr(fd, TCSANOW, &t);
-	}
+	if (tcgetattr(fd, &t))
+		die("%s: %s", CHANNEL, strerror(errno));
+	cfmakeraw(&t);
+	if (tcsetattr(fd, TCSANOW, &t) || tcflush(fd, TCIFLUSH))
+		die("%s: %s", CHANNEL, strerror(errno));
 	if (write(fd, line, n) != (ssize_t)n)
 		die("%s: %s", CHANNEL, strerror(errno));
-	alarm(120);	/* a guest booted without demo/demo.py gets no answer */
-	while (r < sizeof(reply) - 1) {
+	/* a guest booted without demo/demo.py gets no answer */
+	signal(SIGALRM, no_answer);
+	alarm(120);
+	for (;;) {
 		ssize_t k = read(fd, reply + r, 1);
 
 		if (k <= 0)
-			die("%s: no answer from the host", CHANNEL);
-		if (reply[r] == '\n')
+			die("%s: %s", CHANNEL, k ? strerror(errno) : "closed");
+		if (reply[r] == '\r')
+			continue;
+		if (reply[r] != '\n') {
+			r += r < sizeof(reply) - 1;
+			continue;
+		}
+		reply[r] = '\0';
+		r = 0;
+		if (!strncmp(reply, id, strlen(id)) && reply[strlen(id)] == ' ')
 			break;
-		if (reply[r] != '\r')
-			r++;
 	}
-	reply[r] = '\0';
+	alarm(0);
 	close(fd);
-	if (!strcmp(reply, "ok"))
+	if (!strcmp(reply + strlen(id) + 1, "ok"))
 		return 0;
-	printf("host: %s\n", reply);
+	printf("host: %s\n", reply + strlen(id) + 1);
 	return 1;
+}
+
+/*
+ * Vector registers that held the secret (strlen(), memcpy()) would be
+ * saved in plaintext kernel memory at the next context switch: clear
+ * them.  glibc's AVX routines already clear the upper halves.
+ */
+static void scrub_vector_registers(void)
+{
+	__asm__ volatile("pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\t"
+			 "pxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
+			 "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
+			 "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
+			 "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\t"
+			 "pxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+			 "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\t"
+			 "pxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15"
+			 ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+			 "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 }
 
 /* ---- worker: one container's process tree ---- */
@@ -173,24 +230,30 @@ static int tell(int argc, char **argv)
 static unsigned char *wbuf;
 static size_t wlen;
 static const char *wname;
+static volatile sig_atomic_t check_requested;
 
-static void check_pattern(int sig)
+static void request_check(int sig)
 {
-	char msg[128];
-	size_t bad = 0;
-	int n;
-
 	(void)sig;
-	for (size_t i = 16; i < wlen; i++)
-		bad += wbuf[i] != wbuf[i % 16];
-	n = snprintf(msg, sizeof(msg), "%s: pid %d: %zu KiB %s (KeyID %d)\n", wname, getpid(),
-		     wlen / 1024, bad ? "CORRUPTED" : "intact", vma_keyid(wbuf));
-	if (write(STDOUT_FILENO, msg, n) < 0)
-		_exit(1);
+	check_requested = 1;
 }
 
-static __attribute__((noreturn)) void worker(const char *name, const char *kib, const char *hexfile)
+static void check_pattern(void)
 {
+	size_t bad = 0;
+
+	for (size_t i = 16; i < wlen; i++)
+		bad += wbuf[i] != wbuf[i % 16];
+	scrub_vector_registers();
+	printf("%s: pid %d: %zu KiB %s (KeyID %d)\n", wname, getpid(), wlen / 1024,
+	       bad ? "CORRUPTED" : "intact", vma_keyid(wbuf));
+	fflush(stdout);
+}
+
+static __attribute__((noreturn)) void worker(const char *name, const char *kib,
+					     const char *hexfile)
+{
+	sigset_t usr1, old;
 	char hex[33];
 	FILE *f;
 
@@ -208,15 +271,25 @@ static __attribute__((noreturn)) void worker(const char *name, const char *kib, 
 	f = fopen(hexfile, "w");
 	if (!f || fprintf(f, "%s\n", hex) < 0 || fclose(f))
 		die("%s: %s", hexfile, strerror(errno));
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, &old);
+	signal(SIGUSR1, request_check);
 	/* a second process of the tree, filling its own copy */
-	fork();
+	if (fork() < 0)
+		die("fork: %s", strerror(errno));
 	for (size_t i = 16; i < wlen; i++)
 		wbuf[i] = wbuf[i % 16];
-	signal(SIGUSR1, check_pattern);
+	scrub_vector_registers();
 	printf("%s: pid %d holds %zu KiB of its pattern\n", name, getpid(), wlen / 1024);
 	fflush(stdout);
-	for (;;)
-		pause();
+	for (;;) {
+		sigsuspend(&old);
+		if (check_requested) {
+			check_requested = 0;
+			check_pattern();
+		}
+	}
 }
 
 /* ---- secret: an application using encrypt_mprotect() ---- */
@@ -260,12 +333,18 @@ static int secret(void)
 	argv[1] = kid;
 	argv[2] = pa_s;
 	argv[3] = pa_c;
-	argv[4] = strcat(strcpy(malloc(2 * SECRET_LEN + 8), "secret="), hex_s);
-	argv[5] = strcat(strcpy(malloc(2 * SECRET_LEN + 9), "control="), hex_c);
+	argv[4] = malloc(2 * SECRET_LEN + 8);
+	argv[5] = malloc(2 * SECRET_LEN + 9);
+	if (!argv[4] || !argv[5])
+		die("out of memory");
+	strcat(strcpy(argv[4], "secret="), hex_s);
+	strcat(strcpy(argv[5], "control="), hex_c);
+	scrub_vector_registers();
 	ok = tell(6, argv) == 0;
 
 	/* the application still reads its secret */
 	ok &= !strncmp(enc, "MKTME-SECRET:", 13) && strlen(enc) == 45;
+	scrub_vector_registers();
 	printf("app: reads its secret back: %s\n", ok ? "yes" : "NO");
 	munmap(page, 2 * PAGE);
 	return ok ? 0 : 1;
@@ -302,6 +381,7 @@ static char *put_str(char *p, const char *s)
  * KeyID 0 (encrypt_mprotect with no key) and calls nothing that touches
  * libc's data.
  */
+__attribute__((no_stack_protector))	/* the canary is in TLS: encrypted */
 static void lost_memory(int sig, siginfo_t *si, void *uc)
 {
 	char msg[128], *p = msg;
@@ -316,11 +396,15 @@ static void lost_memory(int sig, siginfo_t *si, void *uc)
 	syscall(__NR_exit_group, 128 + sig);
 }
 
-static void watch_secret(const char *s)
+/* Check the secret's prefix every 0.1 s, a byte at a time (no vector loads) */
+static void watch_secret(const volatile char *s)
 {
+	static const char prefix[] = "MKTME-USER:";
+
 	for (;;) {
-		if (strncmp(s, "MKTME-USER:", 11))
-			exit(2);
+		for (size_t i = 0; i < sizeof(prefix) - 1; i++)
+			if (s[i] != prefix[i])
+				exit(2);
 		usleep(100000);
 	}
 }
@@ -330,6 +414,7 @@ static int session(const char *file)
 	struct sigaction sa = { .sa_sigaction = lost_memory, .sa_flags = SA_SIGINFO | SA_ONSTACK };
 	stack_t ss = { .ss_size = 4 * PAGE };
 	size_t len = SESSION_PAGES * PAGE;
+	pid_t pid;
 	char *s;
 	FILE *f;
 
@@ -348,12 +433,19 @@ static int session(const char *file)
 	for (size_t i = 64; i < len; i += 64)
 		memcpy(s + i, s, 64);
 	/* a second process of the session, with a copy of the secret */
-	if (fork() == 0) {
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
 		char *c = malloc(64);
 
+		if (!c)
+			die("out of memory");
 		memcpy(c, s, 64);
+		scrub_vector_registers();
 		watch_secret(c);
 	}
+	scrub_vector_registers();
 	f = fopen(file, "w");
 	if (!f)
 		die("%s: %s", file, strerror(errno));
