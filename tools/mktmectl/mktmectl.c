@@ -187,7 +187,7 @@ static const char *hint(int e)
 	case EKEYREVOKED:
 		return " — the key was revoked: add a new one";
 	case EBUSY:
-		return " — pages are pinned for DMA or the key table is busy: retry, or bind with --no-rekey";
+		return " — pages are pinned for DMA, a key table is busy, or a package has no online CPU: retry, or bind with --no-rekey";
 	case ESRCH:
 		return " — the process has exited";
 	case EAGAIN:

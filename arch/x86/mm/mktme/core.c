@@ -10,6 +10,7 @@
 #define pr_fmt(fmt) "x86/mktme: " fmt
 
 #include <linux/bitfield.h>
+#include <linux/cpu.h>
 #include <linux/idr.h>
 #include <linux/init.h>
 #include <linux/kernel.h>
@@ -143,16 +144,25 @@ u32 mktme_algorithms(void)
 	return mktme_enabled() ? mktme_geo.algs : 0;
 }
 
-/* Return: a free KeyID, -ENOSPC when all are taken, -ENODEV without MKTME */
+/*
+ * Return: a free KeyID, -ENOSPC when all are taken, -ENODEV without MKTME,
+ * -EBUSY when a package has no online CPU to program it.  Once a KeyID is
+ * in use, the last online CPU of a package stays online (pconfig.c).
+ */
 int mktme_keyid_alloc(void)
 {
 	int keyid;
 
 	if (!mktme_enabled())
 		return -ENODEV;
-	keyid = ida_alloc_range(&mktme_keyid_ida, 1, mktme_nr_keyids, GFP_KERNEL);
-	if (keyid > 0)
-		atomic_inc(&mktme_keyids_used);
+	cpus_read_lock();
+	keyid = mktme_packages_online();
+	if (!keyid) {
+		keyid = ida_alloc_range(&mktme_keyid_ida, 1, mktme_nr_keyids, GFP_KERNEL);
+		if (keyid > 0)
+			atomic_inc(&mktme_keyids_used);
+	}
+	cpus_read_unlock();
 	return keyid;
 }
 
@@ -222,6 +232,8 @@ static int __init mktme_init(void)
 	/* This turns on the allocator hooks and page_address() aliases. */
 	WRITE_ONCE(mktme_nr_keyids, nr);
 	mktme_sysfs_init();
+	if (mktme_hotplug_init())
+		pr_warn("no CPU hotplug callback: keep a CPU of every package online\n");
 	pr_info("enabled: %u KeyIDs\n", nr);
 	return 0;
 fail:

@@ -60,5 +60,7 @@ void *mktme_keyid_address(phys_addr_t pa, unsigned int keyid);
 bool __init mktme_detect(void);
 int __init mktme_map_direct_aliases(unsigned int nr_keyids);
 int __init mktme_sysfs_init(void);
+int __init mktme_hotplug_init(void);
+int mktme_packages_online(void);
 
 #endif

@@ -4,12 +4,16 @@
  *
  * Each package has its own key table and PCONFIG programs the table of
  * the package it runs on, so a KeyID is programmed by running PCONFIG on
- * one CPU of every package, with CPU hotplug held off.
+ * one CPU of every package, with CPU hotplug held off.  A package with no
+ * online CPU could be neither programmed nor erased: programming fails
+ * then, and while KeyIDs are in use the last online CPU of a package
+ * cannot go offline.
  */
 #define pr_fmt(fmt) "x86/mktme: " fmt
 
 #include <linux/bitmap.h>
 #include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
 #include <linux/delay.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
@@ -26,6 +30,43 @@
 
 /* Busy key tables and drained entropy are transient: retry a little. */
 #define PCONFIG_TRIES			10
+
+/* Whether package @pkg has an online CPU other than @except */
+static bool mktme_package_has_online_cpu(unsigned int pkg, unsigned int except)
+{
+	unsigned int cpu;
+
+	for_each_online_cpu(cpu)
+		if (cpu != except && topology_logical_package_id(cpu) == pkg)
+			return true;
+	return false;
+}
+
+/*
+ * CPU hotplug: the last online CPU of a package stays online while KeyIDs
+ * are in use or draining, or the package's key table would miss their
+ * erasure and reprogramming.  This also refuses suspend then: key tables
+ * are not saved across it.
+ */
+static int mktme_cpu_down_prep(unsigned int cpu)
+{
+	unsigned int pkg = topology_logical_package_id(cpu);
+
+	if ((!mktme_keyids_in_use() && !mktme_keyids_draining()) ||
+	    mktme_package_has_online_cpu(pkg, cpu))
+		return 0;
+	pr_warn_ratelimited("CPU %u is the last online CPU of package %u, whose key table holds KeyIDs in use: it stays online\n",
+			    cpu, pkg);
+	return -EBUSY;
+}
+
+int __init mktme_hotplug_init(void)
+{
+	int ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "x86/mktme:online",
+					    NULL, mktme_cpu_down_prep);
+
+	return ret < 0 ? ret : 0;
+}
 
 static u64 pconfig(u32 leaf, struct mktme_key_program *kp)
 {
@@ -89,6 +130,24 @@ static int pconfig_package(unsigned int cpu, struct pconfig_call *call)
 	return pconfig_errno(call->rax);
 }
 
+/* 0 if every package with CPUs has one online; -EBUSY if not.  Hotplug held. */
+int mktme_packages_online(void)
+{
+	unsigned int cpu, pkg;
+
+	for_each_present_cpu(cpu) {
+		if (cpu_online(cpu))
+			continue;
+		pkg = topology_logical_package_id(cpu);
+		if (!mktme_package_has_online_cpu(pkg, nr_cpu_ids)) {
+			pr_warn_ratelimited("package %u has no online CPU: KeyIDs cannot be programmed\n",
+					    pkg);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
 /**
  * mktme_program_keyid - program a KeyID on every package
  * @keyid: the KeyID, 1..mktme_nr_keyids
@@ -101,7 +160,8 @@ static int pconfig_package(unsigned int cpu, struct pconfig_call *call)
  *
  * Context: may sleep; takes the CPU hotplug lock.
  * Return: 0, or -EBUSY / -EAGAIN when a package stayed busy or short of
- * entropy, -EIO on another hardware error, -EINVAL for bad arguments.
+ * entropy, -EBUSY when a package has no online CPU, -EIO on another
+ * hardware error, -EINVAL for bad arguments.
  * After a failure some packages may hold the new key and others not: the
  * caller must not use the KeyID until it is programmed successfully.
  */
@@ -133,12 +193,13 @@ int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
 		memcpy(call.kp->key_field_2, tweak, key_len);
 
 	cpus_read_lock();
+	ret = mktme_packages_online();
 	for_each_online_cpu(cpu) {
+		if (ret)
+			break;
 		if (__test_and_set_bit(topology_logical_package_id(cpu), done))
 			continue;
 		ret = pconfig_package(cpu, &call);
-		if (ret)
-			break;
 	}
 	cpus_read_unlock();
 out:

@@ -219,4 +219,58 @@ TEST_F(keys, needs_cap_sys_resource)
 	EXPECT_GE(self->in_use, keyids_in_use());
 }
 
+#define CPU1_ONLINE	"/sys/devices/system/cpu/cpu1/online"
+
+/* Wait up to 10 s for every KeyID to be back in the pool */
+static int no_keyids_in_use(void)
+{
+	for (int i = 0; i < 100; i++) {
+		if (!keyids_in_use() &&
+		    !read_long_file("/sys/kernel/mm/mktme/keyids_draining"))
+			return 1;
+		usleep(100000);
+	}
+	return 0;
+}
+
+/*
+ * PCONFIG programs and erases a KeyID on each package from one of its
+ * CPUs: while KeyIDs are in use, the last online CPU of a package cannot
+ * go offline, and while a package has none online, no key can be made.
+ */
+TEST_F_TIMEOUT(keys, every_package_keeps_an_online_cpu, 60)
+{
+	char cpus[64] = "";
+	FILE *f;
+	int key;
+
+	if (access(CPU1_ONLINE, W_OK))
+		SKIP(return, "no CPU 1 to take offline (CONFIG_HOTPLUG_CPU)");
+	f = fopen("/sys/devices/system/cpu/cpu1/topology/package_cpus_list", "r");
+	if (!f || !fgets(cpus, sizeof(cpus), f) || strcmp(cpus, "1\n")) {
+		if (f)
+			fclose(f);
+		SKIP(return, "CPU 1 shares its package with other CPUs (%s)", cpus);
+	}
+	fclose(f);
+	key = add_mktme_key("hotplug", "type=cpu");
+	ASSERT_LT(0, key);
+	EXPECT_EQ(-1, write_file(CPU1_ONLINE, "0"));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(1, read_long_file(CPU1_ONLINE));
+	ASSERT_EQ(0, keyctl(KEYCTL_REVOKE, key, 0, 0, 0));
+	ASSERT_EQ(0, keyctl(KEYCTL_UNLINK, key, KEY_SPEC_PROCESS_KEYRING, 0, 0));
+	if (!no_keyids_in_use())
+		SKIP(return, "KeyIDs of earlier tests are still in use");
+
+	ASSERT_EQ(0, write_file(CPU1_ONLINE, "0"));
+	EXPECT_EQ(-1, add_mktme_key("hotplug-offline", "type=cpu"));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(0, keyids_in_use());
+	ASSERT_EQ(0, write_file(CPU1_ONLINE, "1"));
+	key = add_mktme_key("hotplug-online", "type=cpu");
+	EXPECT_LT(0, key);
+	EXPECT_LT(0, key_keyid(key));
+}
+
 TEST_HARNESS_MAIN
