@@ -42,11 +42,6 @@ static int status_keyid(pid_t pid, int *revoked)
 	return keyid;
 }
 
-static void *anon(size_t len)
-{
-	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-}
-
 FIXTURE(bind) {
 	long page;
 	int key, keyid;
@@ -77,7 +72,7 @@ TEST_F(bind, new_private_anonymous_memory_only)
 	EXPECT_EQ(self->key, prctl(PR_GET_MKTME_KEY, -1, 0, 0, 0));
 	EXPECT_EQ(self->keyid, status_keyid(getpid(), NULL));
 
-	a = anon(4 * self->page);
+	a = map_anon(4 * self->page);
 	ASSERT_NE(MAP_FAILED, a);
 	memset(a, 'a', 4 * self->page);
 	EXPECT_EQ(self->keyid, smaps_keyid(a));
@@ -103,14 +98,14 @@ TEST_F(bind, new_private_anonymous_memory_only)
 	/* Unbind: new memory is plain again */
 	ASSERT_EQ(0, set_key(MKTME_NO_KEY, -1, 0));
 	EXPECT_EQ(0, prctl(PR_GET_MKTME_KEY, -1, 0, 0, 0));
-	EXPECT_EQ(0, smaps_keyid(anon(self->page)));
+	EXPECT_EQ(0, smaps_keyid(map_anon(self->page)));
 	EXPECT_EQ(self->keyid, smaps_keyid(a));
 }
 
 TEST_F(bind, rekey_existing_memory_in_place)
 {
 	size_t len = 16 * self->page, i;
-	char *a = anon(len);
+	char *a = map_anon(len);
 	int bad = 0;
 
 	ASSERT_NE(MAP_FAILED, a);
@@ -128,7 +123,7 @@ TEST_F(bind, rekey_existing_memory_in_place)
 /* Run by the exec test: the default KeyID survived execve. */
 static int exec_check(int keyid)
 {
-	char *a = anon(4096);
+	char *a = map_anon(4096);
 
 	if (a == MAP_FAILED)
 		return 2;
@@ -148,7 +143,7 @@ TEST_F(bind, inherited_across_fork_and_exec)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		char *a = anon(self->page);
+		char *a = map_anon(self->page);
 
 		a[0] = 1;
 		if (smaps_keyid(a) != self->keyid)
@@ -174,7 +169,7 @@ TEST_F(bind, another_process_by_an_admin)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		char *a = anon(len);
+		char *a = map_anon(len);
 		size_t i;
 
 		memset(a, 'T', len);
@@ -221,7 +216,7 @@ TEST_F(bind, revoked_key_refuses_new_anonymous_memory)
 	EXPECT_EQ(EKEYREVOKED, errno);
 	EXPECT_EQ(0, status_keyid(getpid(), &revoked));
 	EXPECT_EQ(1, revoked);
-	a = anon(self->page);
+	a = map_anon(self->page);
 	EXPECT_EQ(MAP_FAILED, a);
 	EXPECT_EQ(EKEYREVOKED, errno);
 	EXPECT_EQ((void *)-1, sbrk(4 * self->page));
@@ -230,7 +225,7 @@ TEST_F(bind, revoked_key_refuses_new_anonymous_memory)
 	EXPECT_NE(MAP_FAILED, a);
 	/* A new key makes the process whole again */
 	ASSERT_EQ(0, set_key(MKTME_NO_KEY, -1, 0));
-	EXPECT_NE(MAP_FAILED, anon(self->page));
+	EXPECT_NE(MAP_FAILED, map_anon(self->page));
 }
 
 TEST_F(bind, errors)

@@ -54,27 +54,22 @@ static void fill(char *p, size_t len, unsigned int seed)
 
 static char *map(size_t len)
 {
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p = map_anon(len);
 
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static char *map_encrypted(int key, size_t len)
+static char *map_encrypted_or_null(int key, size_t len)
 {
-	char *p = map(len);
+	char *p = map_encrypted(len, key);
 
-	if (p && sys_encrypt_mprotect(p, len, PROT_READ | PROT_WRITE, key, 0)) {
-		munmap(p, len);
-		return NULL;
-	}
-	return p;
+	return p == MAP_FAILED ? NULL : p;
 }
 
 TEST_F(dma, write_from_an_encrypted_buffer)
 {
 	size_t len = 64 << 10;
-	char *enc = map_encrypted(self->key, len), *plain = map(len), *want = map(len);
+	char *enc = map_encrypted_or_null(self->key, len), *plain = map(len), *want = map(len);
 
 	ASSERT_NE(NULL, enc);
 	ASSERT_NE(NULL, plain);
@@ -91,7 +86,7 @@ TEST_F(dma, write_from_an_encrypted_buffer)
 TEST_F(dma, read_into_an_encrypted_buffer)
 {
 	size_t len = 64 << 10;
-	char *enc = map_encrypted(self->key, len), *plain = map(len);
+	char *enc = map_encrypted_or_null(self->key, len), *plain = map(len);
 
 	ASSERT_NE(NULL, enc);
 	ASSERT_NE(NULL, plain);
@@ -108,7 +103,7 @@ TEST_F(dma, read_into_an_encrypted_buffer)
 TEST_F(dma, one_request_of_many_encrypted_pages)
 {
 	size_t len = 1 << 20;
-	char *enc = map_encrypted(self->key, len), *back = map_encrypted(self->key, len);
+	char *enc = map_encrypted_or_null(self->key, len), *back = map_encrypted_or_null(self->key, len);
 
 	ASSERT_NE(NULL, enc);
 	ASSERT_NE(NULL, back);

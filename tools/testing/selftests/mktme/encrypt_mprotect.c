@@ -29,8 +29,7 @@ FIXTURE_SETUP(em)
 		SKIP(return, "MKTME is not enabled (needs TME-MK or the QEMU model)");
 	self->page = sysconf(_SC_PAGESIZE);
 	self->len = NPAGES * self->page;
-	self->buf = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	self->buf = map_anon(self->len);
 	ASSERT_NE(MAP_FAILED, self->buf);
 	self->key = add_mktme_key("em", "type=cpu");
 	ASSERT_LT(0, self->key) {

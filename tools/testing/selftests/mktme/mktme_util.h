@@ -13,6 +13,7 @@
 #include <linux/capability.h>
 #include <linux/keyctl.h>
 #include <linux/mktme.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #ifndef __NR_encrypt_mprotect
@@ -161,6 +162,25 @@ static inline int drop_all_caps(void)
 	struct __user_cap_data_struct data[2] = { };
 
 	return syscall(__NR_capset, &hdr, data);
+}
+
+/* @len bytes of private anonymous memory; MAP_FAILED on error */
+static inline void *map_anon(size_t len)
+{
+	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+/* @len bytes of private anonymous memory under key @serial; MAP_FAILED on error */
+static inline void *map_encrypted(size_t len, int serial)
+{
+	void *p = map_anon(len);
+
+	if (p != MAP_FAILED &&
+	    sys_encrypt_mprotect(p, len, PROT_READ | PROT_WRITE, serial, 0)) {
+		munmap(p, len);
+		p = MAP_FAILED;
+	}
+	return p;
 }
 
 /* The pagemap entry of the page holding @p (0 if it cannot be read) */

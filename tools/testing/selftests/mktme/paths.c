@@ -41,14 +41,11 @@ FIXTURE_SETUP(paths)
 		SKIP(return, "MKTME is not enabled (needs TME-MK or the QEMU model)");
 	self->page = sysconf(_SC_PAGESIZE);
 	self->len = NPAGES * self->page;
-	self->buf = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->buf);
 	self->key = add_mktme_key("paths", "type=cpu");
 	ASSERT_LT(0, self->key);
 	self->keyid = key_keyid(self->key);
-	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
-					  self->key, 0));
+	self->buf = map_encrypted(self->len, self->key);
+	ASSERT_NE(MAP_FAILED, self->buf);
 	memset(self->buf, 'E', self->len);
 }
 
@@ -256,8 +253,7 @@ static long smaps_field(const void *addr, const char *field)
 
 TEST_F(paths, thp_fault_and_collapse)
 {
-	char *raw = mmap(NULL, 3 * HPAGE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *raw = map_anon(3 * HPAGE);
 	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
 
 	ASSERT_NE(MAP_FAILED, raw);
@@ -281,8 +277,7 @@ TEST_F(paths, thp_fault_and_collapse)
 TEST_F_TIMEOUT(paths, khugepaged_collapse, 120)
 {
 	static const char *const khp = "/sys/kernel/mm/transparent_hugepage/khugepaged/";
-	char *raw = mmap(NULL, 3 * HPAGE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *raw = map_anon(3 * HPAGE);
 	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1)), path[128];
 	int i;
 
@@ -314,8 +309,7 @@ TEST_F_TIMEOUT(paths, khugepaged_collapse, 120)
  */
 TEST_F(paths, split_of_a_partly_written_encrypted_thp)
 {
-	char *raw = mmap(NULL, 3 * HPAGE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *raw = map_anon(3 * HPAGE);
 	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
 	int key2 = add_mktme_key("paths-split", "type=cpu");
 
@@ -351,8 +345,7 @@ static void ksm_write(const char *file, const char *val)
 /* Equal plaintext under different KeyIDs must stay two pages. */
 TEST_F(paths, ksm_never_merges_across_keyids)
 {
-	char *plain = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *plain = map_anon(self->len);
 	long scans;
 	int i;
 
@@ -380,8 +373,7 @@ TEST_F(paths, ksm_never_merges_across_keyids)
  */
 TEST_F_TIMEOUT(paths, ksm_zero_pages_leave_encrypted_pages, 60)
 {
-	char *plain = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *plain = map_anon(self->len);
 	long scans, zero;
 	int i;
 
@@ -524,8 +516,7 @@ TEST_F(paths, madvise_free_dontfork)
 
 TEST_F(paths, thp_fault_under_a_key)
 {
-	char *raw = mmap(NULL, 3 * HPAGE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *raw = map_anon(3 * HPAGE);
 	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
 
 	ASSERT_NE(MAP_FAILED, raw);
@@ -623,8 +614,7 @@ TEST_F_TIMEOUT(paths, compaction_moves_encrypted_pages, 300)
 	before = calloc(n, sizeof(*before));
 	ASSERT_NE(NULL, before);
 	for (r = 0; r < COMPACT_ROUNDS && !moved; r++) {
-		enc[r] = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		enc[r] = map_anon(len);
 		ASSERT_NE(MAP_FAILED, enc[r]);
 		ASSERT_EQ(0, syscall(__NR_mbind, enc[r], len, MPOL_BIND, &node1, 64, 0));
 		ASSERT_EQ(0, madvise(enc[r], len, MADV_NOHUGEPAGE));
@@ -733,8 +723,7 @@ TEST_F(paths, hugetlb_refused)
 		if (errno != EOPNOTSUPP)
 			_exit(12);
 		/* ordinary private anonymous memory still gets the key */
-		p = mmap(NULL, self->page, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		p = map_anon(self->page);
 		_exit(p != MAP_FAILED && smaps_keyid(p) == self->keyid ? 0 : 13);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));

@@ -71,13 +71,10 @@ FIXTURE_SETUP(revoke)
 	catch_sigbus();
 	self->page = sysconf(_SC_PAGESIZE);
 	self->len = NPAGES * self->page;
-	self->buf = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->buf);
 	self->key = add_mktme_key("revoke", "type=cpu");
 	ASSERT_LT(0, self->key);
-	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
-					  self->key, 0));
+	self->buf = map_encrypted(self->len, self->key);
+	ASSERT_NE(MAP_FAILED, self->buf);
 	memset(self->buf, 'S', self->len);
 }
 
@@ -131,8 +128,7 @@ TEST_F(revoke, other_processes_lose_their_mappings)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		char *mine = mmap(NULL, self->page, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *mine = map_anon(self->page);
 
 		if (mine == MAP_FAILED ||
 		    sys_encrypt_mprotect(mine, self->page, PROT_READ | PROT_WRITE,

@@ -92,16 +92,13 @@ FIXTURE_SETUP(swap)
 	ASSERT_EQ(0, write_file(KNOB, "0"));
 	self->page = sysconf(_SC_PAGESIZE);
 	self->len = NPAGES * self->page;
-	self->buf = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->buf);
-	/* small pages: a huge one would be split on swap-out anyway */
-	ASSERT_EQ(0, madvise(self->buf, self->len, MADV_NOHUGEPAGE));
 	self->key = add_mktme_key("swap", "type=cpu");
 	ASSERT_LT(0, self->key);
 	self->keyid = key_keyid(self->key);
-	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
-					  self->key, 0));
+	self->buf = map_encrypted(self->len, self->key);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	/* small pages: a huge one would be split on swap-out anyway */
+	ASSERT_EQ(0, madvise(self->buf, self->len, MADV_NOHUGEPAGE));
 	for (i = 0; i < NPAGES; i++)
 		memset(self->buf + i * self->page, 'a' + i % 26, self->page);
 }
@@ -116,8 +113,7 @@ FIXTURE_TEARDOWN(swap)
 TEST_F(swap, encrypted_pages_stay_out_by_default)
 {
 	long refused = read_long_file("/sys/kernel/mm/mktme/swap_refused");
-	char *plain = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *plain = map_anon(self->len);
 
 	ASSERT_NE(MAP_FAILED, plain);
 	memset(plain, 'p', self->len);
