@@ -24,8 +24,9 @@ import subprocess
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, 'scripts'))
+from kernel_log import KERNEL_ERRORS  # noqa: E402
 LINE = re.compile(r'^bench (\S+) ([-+]?[0-9.]+) (.*?)(?: -- (.*))?$')
-KERNEL_TROUBLE = re.compile(r'BUG:|WARNING:|Oops|Kernel panic|general protection|KASAN')
 
 
 def run_once(run_dir, bench_args, timeout):
@@ -43,7 +44,7 @@ def run_once(run_dir, bench_args, timeout):
                 done = True
             elif m:
                 results[m.group(1)] = (float(m.group(2)), m.group(3), m.group(4) or '')
-            if KERNEL_TROUBLE.search(ln):
+            if KERNEL_ERRORS.search(ln):
                 trouble.append(ln.strip())
     return rc, done and rc == 0 and not trouble, results, trouble
 

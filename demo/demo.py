@@ -27,10 +27,10 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, 'scripts'))
+from kernel_log import KERNEL_ERRORS  # noqa: E402
 from qmp import QMP  # noqa: E402
 
 PRINTK = re.compile(rb'^\[\s*\d+\.\d+\]')
-KERNEL_TROUBLE = re.compile(rb'BUG:|WARNING:|Oops|Kernel panic|general protection|KASAN')
 
 
 def needle(hexed, what):
@@ -271,10 +271,11 @@ def main():
         end = len(chunk) if final else chunk.rfind(b'\n') + 1
         pos += end
         for raw in chunk[:end].splitlines():
-            if KERNEL_TROUBLE.search(raw):
-                trouble.append(raw.decode(errors='replace'))
+            line = raw.decode(errors='replace').rstrip('\r')
+            if KERNEL_ERRORS.search(line):
+                trouble.append(line)
             if not PRINTK.match(raw):
-                print(raw.decode(errors='replace').rstrip('\r'), flush=True)
+                print(line, flush=True)
 
     try:
         while guest.poll() is None and chan is None:

@@ -14,12 +14,10 @@ import os
 import re
 import sys
 
+from kernel_log import KERNEL_ERRORS
+
 BEGIN = 'mktme-init: selftests begin'
 END = 'mktme-init: selftests end'
-KERNEL_ERRORS = re.compile(
-    r'(Oops:|BUG:|kernel BUG at|WARNING:|Kernel panic|KASAN:|UBSAN:|KFENCE:|'
-    r'general protection fault|Unable to handle kernel|RIP: 0010:|'
-    r'watchdog: BUG: soft lockup|INFO: task .* blocked)')
 
 
 def leaf_counts(test, parser):

@@ -155,7 +155,8 @@ phys_addr_t mktme_dma_keyid_bits(phys_addr_t paddr)
 {
 	unsigned long pfn = PHYS_PFN(paddr);
 
-	if (!pfn_valid(pfn))
+	/* Nothing to look up while no page has ever held a KeyID */
+	if (!atomic_long_read(&mktme_keyed_pages) || !pfn_valid(pfn))
 		return 0;
 	return (phys_addr_t)page_keyid(pfn_to_page(pfn)) << mktme_keyid_shift;
 }

@@ -22,20 +22,13 @@
 
 bool mktme_swap_plaintext;
 
-/* Reclaim: may @folio be written to swap? */
+/* Reclaim: may @folio be written to swap?  A folio has one KeyID. */
 bool mktme_folio_may_swap(struct folio *folio)
 {
-	long i, n = folio_nr_pages(folio);
-
-	if (READ_ONCE(mktme_swap_plaintext))
+	if (READ_ONCE(mktme_swap_plaintext) || !page_keyid(&folio->page))
 		return true;
-	for (i = 0; i < n; i++) {
-		if (page_keyid(folio_page(folio, i))) {
-			atomic64_inc(&mktme_stats.swap_refused);
-			return false;
-		}
-	}
-	return true;
+	atomic64_inc(&mktme_stats.swap_refused);
+	return false;
 }
 
 /**
@@ -51,10 +44,8 @@ int mktme_swapin_folio_prep(struct folio *folio, struct vm_area_struct *vma)
 	unsigned int keyid = vm_flags_keyid(vma->vm_flags);
 	long i, n = folio_nr_pages(folio);
 
-	for (i = 0; i < n; i++)
-		if (page_keyid(folio_page(folio, i)) != keyid)
-			break;
-	if (i == n)
+	/* All pages of a folio have one KeyID (mktme_prepare_pages()) */
+	if (page_keyid(&folio->page) == keyid)
 		return 0;
 	if (WARN_ON_ONCE(folio_mapped(folio)))
 		return -EBUSY;

@@ -1,0 +1,12 @@
+# SPDX-License-Identifier: GPL-2.0
+"""What in a guest's console log means the kernel went wrong.
+
+Shared by scripts/ktap-check.py (make check), demo/demo.py and
+bench/bench.py: an oops, BUG, WARNING, panic, sanitizer report or lockup.
+"""
+import re
+
+KERNEL_ERRORS = re.compile(
+    r'(Oops:|BUG:|kernel BUG at|WARNING:|Kernel panic|KASAN:|UBSAN:|KFENCE:|'
+    r'general protection fault|Unable to handle kernel|RIP: 0010:|'
+    r'watchdog: BUG: soft lockup|INFO: task .* blocked)')
