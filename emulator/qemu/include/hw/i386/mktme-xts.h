@@ -14,7 +14,16 @@ typedef struct MktmeXts {
     AES_KEY data_enc;           /* K1, encryption schedule */
     AES_KEY data_dec;           /* K1, decryption schedule */
     AES_KEY tweak_enc;          /* K2 */
+    /* the same schedules as AES-NI round keys, bytes in memory order */
+    uint8_t ni_enc[AES_MAXNR + 1][16] QEMU_ALIGNED(16);
+    uint8_t ni_dec[AES_MAXNR + 1][16] QEMU_ALIGNED(16);
 } MktmeXts;
+
+/*
+ * AES-NI is used when the host has it; tests clear this to check the
+ * portable path against the same vectors.
+ */
+extern bool mktme_xts_aesni;
 
 /* @bits is 128 or 256; @k1 and @k2 hold bits / 8 bytes each. */
 void mktme_xts_setkey(MktmeXts *x, const uint8_t *k1, const uint8_t *k2,

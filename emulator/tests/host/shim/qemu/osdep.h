@@ -13,4 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define QEMU_ALIGNED(X) __attribute__((aligned(X)))
 #endif
