@@ -6,7 +6,11 @@ Each case boots one bare-metal program (baremetal/t-*.c) on the model with
 some CPU properties; the program checks what it can see from inside and asks
 the host, through 'HOST:' lines, for what only the outside can see: RAM
 contents (ciphertext) compared with OpenSSL, the key tables in query-mktme,
-fault injection.  Host-only cases check the model's property validation.
+fault injection, the missing-flush detector's counters.  Every boot of the
+model runs with the detector on (mktme-check=on) and must end with the
+number of missing-flush reports its case expects: none, except for the
+detector's own tests.  Host-only cases check the model's property
+validation.
 
     suite.py [--counts FILE] [--list] [NAME...]
 
@@ -14,6 +18,7 @@ prints KTAP (one subtest per case) and 'N passed, N failed, N skipped'.
 """
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -46,6 +51,7 @@ class Case:
     cpu: str = MODEL
     append: str = ''                   # the program's command line
     extra: list = field(default_factory=list)
+    reports: int = 0                   # missing-flush reports the boot makes
 
 
 @dataclass
@@ -119,10 +125,18 @@ class Host:
                 return ' '.join(f"p{p['package']}={p['pconfig-calls']}/{p['pconfig-failures']}"
                                 for p in info['packages'])
             if req.token == 'inject':
-                qmp.cmd('mktme-inject-fault', error=a['error'], count=int(a['count']))
+                qmp.cmd('x-mktme-inject-fault', error=a['error'], count=int(a['count']))
                 return 'ok'
             if req.token == 'hmp':
                 return self.hmp_matches_qmp(qmp)
+            if req.token == 'missing':
+                mf = qmp.cmd('query-mktme')['missing-flush']
+                return ' '.join(f'{k}={mf[k]}' for k in
+                                ('dirty-alias', 'stale', 'dma', 'pconfig', 'overwrite'))
+            if req.token == 'writeback':
+                qmp.cmd('x-mktme-writeback')
+                return 'ok'
+
         except Exception as e:  # the program reports it as a failure
             return f'error {type(e).__name__}: {e}'
         return f'error unknown request {req.token}'
@@ -163,9 +177,15 @@ class Host:
         return 'ok'
 
 
+MODEL_LINE = re.compile(r'^model: (\d+) missing-flush reports.*$', re.M)
+
+
 def run_case(case, n, timeout):
     elf = OUT / f'{case.program}.elf'
-    args = ['-cpu', case.cpu, *case.extra]
+    cpu = case.cpu
+    if 'tme=on' in cpu and 'mktme-check=' not in cpu:
+        cpu += ',mktme-check=on'
+    args = ['-cpu', cpu, *case.extra]
     if case.append:
         args += ['-append', case.append]
     if not elf.exists():
@@ -183,8 +203,19 @@ def run_case(case, n, timeout):
             continue
         print('    ' + line)
     passed, failed, skipped = r.passed, r.failed, r.skipped
-    why = ''
-    if not r.ok:
+    why, ok = '', r.ok
+    if 'mktme-check=' in cpu:
+        m = MODEL_LINE.search(r.stderr)
+        reports = int(m.group(1)) if m else None
+        print(f'    # {m.group(0) if m else "model: no missing-flush summary"}')
+        for line in r.stderr.splitlines():
+            if 'missing flush' in line:
+                print('    # ' + line.strip())
+        if reports != case.reports:
+            why = f'{reports} missing-flush reports, expected {case.reports}'
+            failed += 1
+            ok = False
+    if not ok and not why:
         if r.status is None:
             why = f'timeout after {timeout}s'
         elif r.bailed or r.status not in (1, 3):
@@ -193,7 +224,7 @@ def run_case(case, n, timeout):
             why = f'planned {r.planned}, ran {len(r.results)}'
         if why and not failed:
             failed = 1
-    print(f"{'ok' if r.ok else 'not ok'} {n} {case.name}{' # ' + why if why else ''}")
+    print(f"{'ok' if ok else 'not ok'} {n} {case.name}{' # ' + why if why else ''}")
     return passed, failed, skipped
 
 

@@ -191,9 +191,39 @@ static inline void clflush(const volatile void *p)
 	asm volatile("clflush (%0)" : : "r"(p) : "memory");
 }
 
+static inline void clflushopt(const volatile void *p)
+{
+	asm volatile(".byte 0x66; clflush (%0)" : : "r"(p) : "memory");
+}
+
+static inline void clwb(const volatile void *p)
+{
+	asm volatile(".byte 0x66; xsaveopt (%0)" : : "r"(p) : "memory");
+}
+
 static inline void wbinvd(void)
 {
 	asm volatile("wbinvd" : : : "memory");
+}
+
+static inline void wbnoinvd(void)
+{
+	asm volatile(".byte 0xf3; wbinvd" : : : "memory");
+}
+
+static inline void invd(void)
+{
+	asm volatile("invd" : : : "memory");
+}
+
+/* Write back and invalidate every line of [p, p + n): CLFLUSH each */
+static inline void flush_lines(const volatile void *p, size_t n)
+{
+	const volatile char *c = (const volatile char *)((unsigned long)p & ~63UL);
+
+	for (; c < (const volatile char *)p + n; c += 64)
+		clflush(c);
+	asm volatile("mfence" : : : "memory");
 }
 
 /* Freestanding C library */

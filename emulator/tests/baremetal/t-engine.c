@@ -86,11 +86,15 @@ static void test_known_answer(int bits, unsigned int keyid, u64 pa)
 	static u8 pt[256], back[256];
 	u64 rax;
 
+	/* the KeyID may have been used before: nothing of it stays cached */
+	wbinvd();
 	rax = mktme_program(keyid, KEYID_SET_KEY_DIRECT, alg, k1, k2, bits / 8);
 	ktap_result(rax == 0, "AES-XTS-%d: KeyID %u programmed directly (rax %lu)",
 		    bits, keyid, (unsigned long)rax);
 	fill(pt, sizeof(pt), bits + keyid);
 	store64(kva(keyid, pa), pt, sizeof(pt));
+	/* the lines reach DRAM when written back */
+	flush_lines(kva(keyid, pa), sizeof(pt));
 	ktap_result(host_kat(bits, k1, k2, pa, pt, sizeof(pt)),
 		    "AES-XTS-%d: RAM at 0x%lx holds OpenSSL's ciphertext of what KeyID %u wrote (%s)",
 		    bits, (unsigned long)pa, keyid, reply);
@@ -294,12 +298,16 @@ static void test_isolation(u64 pa)
 	static u8 pt[LINE], v[LINE];
 	u64 rax;
 
+	/* each KeyID's lines are flushed before the line is used under another */
 	fill(pt, LINE, 99);
 	memcpy(kva(1, pa), pt, LINE);
+	flush_lines(kva(1, pa), LINE);
 	memcpy(v, kva(2, pa), LINE);
+	flush_lines(kva(2, pa), LINE);
 	ktap_result(memcmp(v, pt, LINE) != 0,
 		    "a line written through KeyID 1 reads as garbage through KeyID 2");
 	memcpy(v, kva(5, pa), LINE);
+	flush_lines(kva(5, pa), LINE);
 	ktap_result(memcmp(v, pt, LINE) != 0,
 		    "... and through KeyID 5, never programmed");
 
@@ -309,6 +317,7 @@ static void test_isolation(u64 pa)
 		    "plaintext written through KeyID 0 reads as garbage through unprogrammed KeyID 5");
 	memcpy(kva(5, pa), pt, LINE);
 	memcpy(v, kva(5, pa), LINE);
+	flush_lines(kva(5, pa), LINE);
 	ktap_result(!memcmp(v, pt, LINE) && memcmp(pva(pa), pt, LINE),
 		    "an unprogrammed KeyID still round-trips, with ciphertext in RAM");
 
@@ -332,10 +341,13 @@ static void test_rekey_erases(u64 pa)
 	mktme_program(6, KEYID_SET_KEY_DIRECT, ALG_AES_XTS_128, k128_1, k128_2, 16);
 	fill(pt, LINE, 5);
 	memcpy(kva(6, pa), pt, LINE);
+	/* nothing of the old key may stay cached across PCONFIG */
+	wbinvd();
 	mktme_program(6, KEYID_SET_KEY_DIRECT, ALG_AES_XTS_128, other, k128_2, 16);
 	memcpy(v, kva(6, pa), LINE);
 	ktap_result(memcmp(v, pt, LINE) != 0,
 		    "after KeyID 6 is reprogrammed, its old data reads as garbage");
+	wbinvd();
 	mktme_program(6, KEYID_SET_KEY_RANDOM, ALG_AES_XTS_128, NULL, NULL, 0);
 	memcpy(v, kva(6, pa), LINE);
 	ktap_result(memcmp(v, pt, LINE) != 0, "... and after a random key too");
@@ -351,6 +363,7 @@ static void test_package_scope(void)
 
 	fill(pt, LINE, 77);
 	memcpy(kva(1, NODE1_PA), pt, LINE);
+	flush_lines(kva(1, NODE1_PA), LINE);
 	host_request(reply, sizeof(reply), "keys keyid=1");
 	ktap_result(!strcmp(reply, "p0=direct/aes-xts-128/1 p1=unprogrammed/-/0"),
 		    "KeyID 1 is programmed on package 0 only (%s)", reply);

@@ -1,12 +1,11 @@
 /*
- * TME-MK (multi-key total memory encryption) engine model
+ * TME-MK (multi-key total memory encryption) engine model: key tables
  *
  * With TME-MK active, the top KeyID bits of a physical address select one
  * of the keys in the key table, and the memory controller encrypts every
- * line written through that KeyID.  The model places one I/O region over
- * the KeyID != 0 alias range [1 << shift, 1 << phys_bits); an access there
- * is decrypted or encrypted with the key of its KeyID and reaches RAM at
- * the address with the KeyID bits stripped, so RAM holds ciphertext.
+ * line written through that KeyID.  The alias range [1 << shift,
+ * 1 << phys_bits) reaches RAM at the address with the KeyID bits stripped,
+ * through the caches (mktme-cache.c), and RAM holds ciphertext.
  *
  * - AES-XTS, one data unit per 64-byte line, tweak = address >> 6
  *   (KeyID bits excluded), K1 = KEY_FIELD_1, K2 = KEY_FIELD_2.
@@ -16,10 +15,9 @@
  *   the address's NUMA node.
  * - A KeyID not programmed since reset uses a key drawn at reset, so it
  *   reads garbage; CLEAR_KEY and NO_ENCRYPT make a KeyID plaintext.
- * - There is no cache: every access goes to RAM, so aliases through two
- *   KeyIDs are always coherent here, unlike hardware.  (The engine keeps
- *   the plaintext of recent lines only to skip decryption, and only while
- *   the ciphertext in RAM is unchanged.)
+ * - Lines are cached tagged by KeyID and written back encrypted under their
+ *   own KeyID; aliases through two KeyIDs are not coherent, as on
+ *   hardware, and a detector reports the missing flushes (mktme-cache.c).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -28,6 +26,10 @@
 #include "qemu/units.h"
 #include "qemu/guest-random.h"
 #include "qapi/error.h"
+#include "qapi/qapi-visit-misc-target.h"
+#include "qapi/util.h"
+#include "migration/blocker.h"
+#include "trace.h"
 #include "qapi/qapi-commands-misc-target.h"
 #include "qapi/qmp/qdict.h"
 #include "monitor/hmp-target.h"
@@ -40,81 +42,26 @@
 #include "hw/pci/pci_host.h"
 #include "hw/i386/mktme.h"
 #include "hw/i386/mktme-xts.h"
+#include "mktme-internal.h"
 #include "sysemu/numa.h"
 #include "sysemu/reset.h"
 #include "sysemu/sysemu.h"
 #include "sysemu/tcg.h"
 #include "cpu.h"
 
-#define MKTME_LINE 64
-#define MKTME_LINE_CACHE 1024       /* entries, direct-mapped by address */
-
-typedef struct MktmeKey {
-    MktmeKeyState state;
-    uint32_t alg;               /* ENC_ALG bit, for encrypting states */
-    bool ready;                 /* @xts holds the key schedule */
-    uint32_t gen;               /* bumped whenever the key changes */
-    MktmeXts xts;
-    uint64_t programs, reads, writes;
-} MktmeKey;
-
-typedef struct MktmePackage {
-    MktmeKey *keys;             /* indexed by KeyID, 1 << keyid_bits */
-    uint64_t pconfig_calls, pconfig_failures;
-} MktmePackage;
-
-/*
- * A line's plaintext, valid for @key at @gen while RAM still holds @ct:
- * software AES is the engine's cost, and accesses come 1 to 8 bytes at a
- * time, mostly to the line of the previous one.
- */
-typedef struct MktmeLine {
-    hwaddr line;
-    MktmeKey *key;
-    uint32_t gen;
-    bool valid;                 /* @ct and @pt hold a line */
-    uint8_t tweak[MKTME_XTS_BLOCK];
-    uint8_t ct[MKTME_LINE];
-    uint8_t pt[MKTME_LINE];
-} MktmeLine;
-
-typedef struct MktmeRange {
-    hwaddr start, end;
-    unsigned package;
-} MktmeRange;
-
-struct MktmeEngine {
-    Object parent_obj;
-
-    /* configuration, from the first CPU with tme=on */
-    unsigned phys_bits, keyid_bits, tdx_keyid_bits, max_keys;
-    uint32_t algs;
-
-    unsigned nr_packages;
-    MktmePackage *pkg;
-    MemoryRegion alias;
-    unsigned shift;             /* phys_bits - keyid_bits */
-
-    /* RAM, by package; addresses elsewhere are passed through unencrypted */
-    MktmeRange *ranges;
-    unsigned nr_ranges;
-
-    MktmeFault fault;
-    uint32_t fault_count;
-
-    MktmeLine *lines;
-
-    Notifier machine_done;
-};
-
 static MktmeEngine *mktme;
+
+MktmeEngine *mktme_engine(void)
+{
+    return mktme;
+}
 
 static const char *mktme_alg_name(uint32_t alg)
 {
     return alg == MKTME_ALG_AES_XTS_256 ? "aes-xts-256" : "aes-xts-128";
 }
 
-static const MktmeRange *mktme_range(MktmeEngine *e, hwaddr pa)
+const MktmeRange *mktme_range(MktmeEngine *e, hwaddr pa)
 {
     for (unsigned i = 0; i < e->nr_ranges; i++) {
         if (pa >= e->ranges[i].start && pa < e->ranges[i].end) {
@@ -124,14 +71,8 @@ static const MktmeRange *mktme_range(MktmeEngine *e, hwaddr pa)
     return NULL;
 }
 
-/* Mix in higher bits: copies between page-aligned buffers would collide. */
-static unsigned mktme_line_slot(hwaddr line)
-{
-    return ((line >> 6) ^ (line >> 16) ^ (line >> 26)) % MKTME_LINE_CACHE;
-}
-
 /* The key for @keyid in @package's table, drawing reset keys lazily. */
-static MktmeKey *mktme_key(MktmeEngine *e, unsigned package, unsigned keyid)
+MktmeKey *mktme_key(MktmeEngine *e, unsigned package, unsigned keyid)
 {
     MktmeKey *k = &e->pkg[package].keys[keyid];
 
@@ -147,109 +88,11 @@ static MktmeKey *mktme_key(MktmeEngine *e, unsigned package, unsigned keyid)
     return k;
 }
 
-static bool mktme_key_encrypts(const MktmeKey *k)
+bool mktme_key_encrypts(const MktmeKey *k)
 {
     return k->state != MKTME_KEY_STATE_CLEAR &&
            k->state != MKTME_KEY_STATE_NO_ENCRYPT;
 }
-
-/*
- * One access of at most 8 bytes through a KeyID alias.  TCG and the memory
- * core split larger and unaligned accesses, so one never crosses a line.
- */
-static MemTxResult mktme_access(MktmeEngine *e, hwaddr addr, uint8_t *buf,
-                                unsigned size, MemTxAttrs attrs, bool write)
-{
-    hwaddr full = addr + (1ULL << e->shift);
-    unsigned keyid = full >> e->shift;
-    hwaddr pa = full & ((1ULL << e->shift) - 1);
-    hwaddr line = pa & ~(hwaddr)(MKTME_LINE - 1);
-    const MktmeRange *r = mktme_range(e, pa);
-    uint8_t data[MKTME_LINE];
-    MemTxResult res;
-    MktmeLine *c;
-    MktmeKey *k;
-
-    assert((pa & (MKTME_LINE - 1)) + size <= MKTME_LINE);
-    if (!r) {
-        /* not RAM: the controller does not encrypt device memory */
-        return address_space_rw(&address_space_memory, pa, attrs, buf, size,
-                                write);
-    }
-    k = mktme_key(e, r->package, keyid);
-    if (write) {
-        k->writes++;
-    } else {
-        k->reads++;
-    }
-    if (!mktme_key_encrypts(k)) {
-        return address_space_rw(&address_space_memory, pa, attrs, buf, size,
-                                write);
-    }
-
-    res = address_space_read(&address_space_memory, line, attrs, data,
-                             MKTME_LINE);
-    if (res != MEMTX_OK) {
-        return res;
-    }
-    c = &e->lines[mktme_line_slot(line)];
-    if (c->line != line || c->key != k || c->gen != k->gen) {
-        c->line = line;
-        c->key = k;
-        c->gen = k->gen;
-        mktme_xts_tweak(&k->xts, line >> 6, c->tweak);
-        c->valid = false;
-    }
-    if (!c->valid || memcmp(c->ct, data, MKTME_LINE)) {
-        memcpy(c->ct, data, MKTME_LINE);
-        memcpy(c->pt, data, MKTME_LINE);
-        mktme_xts_crypt(&k->xts, c->tweak, c->pt, MKTME_LINE, false);
-        c->valid = true;
-    }
-    if (!write) {
-        memcpy(buf, c->pt + (pa - line), size);
-        return MEMTX_OK;
-    }
-    memcpy(c->pt + (pa - line), buf, size);
-    memcpy(c->ct, c->pt, MKTME_LINE);
-    mktme_xts_crypt(&k->xts, c->tweak, c->ct, MKTME_LINE, true);
-    return address_space_write(&address_space_memory, line, attrs, c->ct,
-                               MKTME_LINE);
-}
-
-static MemTxResult mktme_read(void *opaque, hwaddr addr, uint64_t *val,
-                              unsigned size, MemTxAttrs attrs)
-{
-    uint8_t buf[8];
-    MemTxResult res = mktme_access(opaque, addr, buf, size, attrs, false);
-
-    *val = ldn_le_p(buf, size);
-    return res;
-}
-
-static MemTxResult mktme_write(void *opaque, hwaddr addr, uint64_t val,
-                               unsigned size, MemTxAttrs attrs)
-{
-    uint8_t buf[8];
-
-    stn_le_p(buf, size, val);
-    return mktme_access(opaque, addr, buf, size, attrs, true);
-}
-
-static const MemoryRegionOps mktme_ops = {
-    .read_with_attrs = mktme_read,
-    .write_with_attrs = mktme_write,
-    .endianness = DEVICE_LITTLE_ENDIAN,
-    .valid = {
-        .min_access_size = 1,
-        .max_access_size = 8,
-        .unaligned = false,
-    },
-    .impl = {
-        .min_access_size = 1,
-        .max_access_size = 8,
-    },
-};
 
 uint32_t mktme_key_program(unsigned package, uint16_t keyid, uint32_t cmd,
                            uint32_t alg, const uint8_t *key1,
@@ -271,9 +114,17 @@ uint32_t mktme_key_program(unsigned package, uint16_t keyid, uint32_t cmd,
          cmd == MKTME_CMD_SET_KEY_RANDOM)) {
         e->fault_count--;
         pkg->pconfig_failures++;
+        trace_mktme_pconfig_fail(package, keyid,
+                                 e->fault == MKTME_FAULT_DEVICE_BUSY ?
+                                 "device-busy (injected)" :
+                                 "entropy-error (injected)");
         return e->fault == MKTME_FAULT_DEVICE_BUSY ? MKTME_DEVICE_BUSY
                                                    : MKTME_ENTROPY_ERROR;
     }
+
+    /* Lines still cached under the KeyID: the detector's, then the key's */
+    mktme_cache_lock(e);
+    mktme_cache_key_change(e, package, keyid);
 
     switch (cmd) {
     case MKTME_CMD_SET_KEY_DIRECT:
@@ -310,6 +161,8 @@ uint32_t mktme_key_program(unsigned package, uint16_t keyid, uint32_t cmd,
     k->alg = alg;
     k->gen++;
     k->programs++;
+    mktme_cache_unlock(e);
+    trace_mktme_pconfig(package, keyid, cmd, alg);
     return MKTME_PROG_SUCCESS;
 }
 
@@ -318,8 +171,8 @@ static void mktme_reset(void *opaque)
     MktmeEngine *e = opaque;
     size_t n = 1u << e->keyid_bits;
 
-    /* Keys are ephemeral: a reset forgets them all. */
-    memset(e->lines, 0, MKTME_LINE_CACHE * sizeof(MktmeLine));
+    /* Keys are ephemeral: a reset forgets them all, and the caches. */
+    mktme_cache_reset(e);
     for (unsigned p = 0; p < e->nr_packages; p++) {
         memset(e->pkg[p].keys, 0, n * sizeof(MktmeKey));
         e->pkg[p].pconfig_calls = e->pkg[p].pconfig_failures = 0;
@@ -388,6 +241,7 @@ static void mktme_machine_done(Notifier *n, void *unused)
         exit(1);
     }
     mktme_map_ram(e, ms);
+    mktme_cache_machine_done(e);
     top = 0;
     for (unsigned i = 0; i < e->nr_ranges; i++) {
         top = MAX(top, e->ranges[i].end);
@@ -409,7 +263,8 @@ static void mktme_machine_done(Notifier *n, void *unused)
     }
 }
 
-static MktmeEngine *mktme_engine_new(X86CPU *cpu)
+static MktmeEngine *mktme_engine_new(X86CPU *cpu, MktmeCheckMode check,
+                                     Error **errp)
 {
     MachineState *ms = MACHINE(qdev_get_machine());
     MktmeEngine *e = MKTME_ENGINE(object_new(TYPE_MKTME_ENGINE));
@@ -423,7 +278,6 @@ static MktmeEngine *mktme_engine_new(X86CPU *cpu)
               (cpu->mktme_aes_xts_256 ? MKTME_ALG_AES_XTS_256 : 0);
     e->shift = e->phys_bits - e->keyid_bits;
     e->nr_packages = MAX(ms->smp.sockets, 1);
-    e->lines = g_new0(MktmeLine, MKTME_LINE_CACHE);
     e->pkg = g_new0(MktmePackage, e->nr_packages);
     for (unsigned p = 0; p < e->nr_packages; p++) {
         e->pkg[p].keys = g_new0(MktmeKey, nkeys);
@@ -431,12 +285,13 @@ static MktmeEngine *mktme_engine_new(X86CPU *cpu)
 
     object_property_add_child(OBJECT(ms), "mktme", OBJECT(e));
     object_unref(OBJECT(e));
-    memory_region_init_io(&e->alias, OBJECT(e), &mktme_ops, e,
-                          "mktme-keyid-alias",
-                          (nkeys - 1) << e->shift);
-    /* above the PCI container, which spans the whole address space */
-    memory_region_add_subregion_overlap(get_system_memory(), 1ULL << e->shift,
-                                        &e->alias, 1);
+    mktme_cache_init(e, cpu->mktme_cache_pages, check, errp);
+    /* The key tables and the caches are not in the migration stream. */
+    error_setg(&e->migration_blocker, "TME-MK: the model's key tables and "
+               "caches cannot be migrated or saved");
+    if (migrate_add_blocker(e->migration_blocker, errp) < 0) {
+        return NULL;
+    }
     e->machine_done.notify = mktme_machine_done;
     qemu_add_machine_init_done_notifier(&e->machine_done);
     qemu_register_reset(mktme_reset, e);
@@ -447,6 +302,7 @@ bool mktme_cpu_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
     unsigned k = cpu->mktme_keyid_bits, p = cpu->mktme_tdx_keyid_bits;
+    int check;
 
     if (!(env->features[FEAT_7_0_ECX] & CPUID_7_0_ECX_TME)) {
         return true;
@@ -485,9 +341,23 @@ bool mktme_cpu_realize(X86CPU *cpu, Error **errp)
         return false;
     }
 
+    check = cpu->mktme_check ? qapi_enum_parse(&MktmeCheckMode_lookup,
+                                               cpu->mktme_check, -1, NULL)
+                             : MKTME_CHECK_MODE_OFF;
+    if (check < 0) {
+        error_setg(errp, "mktme-check=%s: must be off, on or strict",
+                   cpu->mktme_check);
+        return false;
+    }
+    if (cpu->mktme_cache_pages < 16 || cpu->mktme_cache_pages > 1u << 20) {
+        error_setg(errp, "mktme-cache-pages=%u: must be 16 to %u",
+                   cpu->mktme_cache_pages, 1u << 20);
+        return false;
+    }
+
     if (!mktme) {
-        mktme = mktme_engine_new(cpu);
-        return true;
+        mktme = mktme_engine_new(cpu, check, errp);
+        return mktme != NULL;
     }
     if (mktme->phys_bits != cpu->phys_bits || mktme->keyid_bits != k ||
         mktme->tdx_keyid_bits != p ||
@@ -546,10 +416,11 @@ MktmeInfo *qmp_query_mktme(Error **errp)
         }
         QAPI_LIST_PREPEND(info->packages, pi);
     }
+    mktme_cache_info(e, info);
     return info;
 }
 
-void qmp_mktme_inject_fault(MktmeFault error, uint32_t count, Error **errp)
+void qmp_x_mktme_inject_fault(MktmeFault error, uint32_t count, Error **errp)
 {
     if (!mktme) {
         error_setg(errp, "TME-MK is not enabled (no CPU has tme=on)");
@@ -575,6 +446,20 @@ void hmp_info_mktme(Monitor *mon, const QDict *qdict)
                        info->pending_count,
                        MktmeFault_str(info->pending_fault));
     }
+    monitor_printf(mon, "cache: %u of %u pages, %" PRIu64 " fills, %" PRIu64
+                   " lines written back, %" PRIu64 " evictions, %" PRIu64
+                   " shootdowns\n", info->cache->resident,
+                   info->cache->capacity, info->cache->fills,
+                   info->cache->writebacks, info->cache->evictions,
+                   info->cache->shootdowns);
+    monitor_printf(mon, "missing flushes (check=%s): %" PRIu64 " (dirty-alias %"
+                   PRIu64 ", stale %" PRIu64 ", dma %" PRIu64 ", pconfig %"
+                   PRIu64 ", overwrite %" PRIu64 ")\n",
+                   MktmeCheckMode_str(info->cache->check),
+                   info->missing_flush->total, info->missing_flush->dirty_alias,
+                   info->missing_flush->stale, info->missing_flush->dma,
+                   info->missing_flush->pconfig,
+                   info->missing_flush->overwrite);
     for (MktmePackageInfoList *p = info->packages; p; p = p->next) {
         monitor_printf(mon, "package %u: %" PRIu64 " PCONFIGs, %" PRIu64
                        " failed\n", p->value->package,

@@ -8,6 +8,7 @@
 
 #include "qom/object.h"
 #include "target/i386/cpu-qom.h"
+#include "exec/hwaddr.h"
 
 #define TYPE_MKTME_ENGINE "mktme-engine"
 OBJECT_DECLARE_SIMPLE_TYPE(MktmeEngine, MKTME_ENGINE)
@@ -42,5 +43,13 @@ bool mktme_cpu_realize(X86CPU *cpu, Error **errp);
 uint32_t mktme_key_program(unsigned package, uint16_t keyid, uint32_t cmd,
                            uint32_t alg, const uint8_t *key1,
                            const uint8_t *key2);
+
+/*
+ * The caches: CLFLUSH and CLFLUSHOPT (@invalidate) and CLWB of the line at
+ * physical address @pa (KeyID bits included), in every package.
+ */
+void mktme_flush_line(CPUState *cs, hwaddr pa, bool invalidate);
+/* INVD, WBINVD, WBNOINVD: every line of @cs's package */
+void mktme_wbinvd(CPUState *cs, bool writeback, bool invalidate);
 
 #endif

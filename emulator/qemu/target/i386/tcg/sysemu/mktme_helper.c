@@ -1,12 +1,15 @@
 /*
- * TME-MK: the TME MSRs and the PCONFIG instruction (leaf 0,
- * MKTME_KEY_PROGRAM), as the Intel SDM describes them.  The key tables and
- * the encryption engine they program live in hw/i386/mktme.c.
+ * TME-MK: the TME MSRs, the PCONFIG instruction (leaf 0,
+ * MKTME_KEY_PROGRAM), as the Intel SDM describes them, and the cache
+ * instructions that the model's caches act on.  The key tables and the
+ * encryption engine they program live in hw/i386/mktme.c, the caches in
+ * hw/i386/mktme-cache.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
+#include "qemu/log.h"
 #include "cpu.h"
 #include "exec/helper-proto.h"
 #include "exec/cpu_ldst.h"
@@ -95,8 +98,42 @@ bool x86_mktme_msr(CPUX86State *env, uint32_t msr, uint64_t *val)
     return true;
 }
 
-static G_NORETURN void pconfig_gp(CPUX86State *env, uintptr_t ra)
+/*
+ * CLFLUSH, CLFLUSHOPT (@invalidate) and CLWB of the line at linear address
+ * @addr.  They fault like a byte load; the line is named by its physical
+ * address, KeyID bits included.
+ */
+void helper_mktme_clflush(CPUX86State *env, target_ulong addr,
+                          uint32_t invalidate)
 {
+    CPUTLBEntryFull *full;
+    void *host;
+    int flags;
+
+    flags = probe_access_full(env, addr, MMU_DATA_LOAD,
+                              cpu_mmu_index(env, false), false, &host, &full,
+                              GETPC());
+    if (flags & TLB_INVALID_MASK) {
+        return;
+    }
+    mktme_flush_line(env_cpu(env),
+                     full->phys_addr | (addr & ~TARGET_PAGE_MASK),
+                     invalidate);
+}
+
+/* INVD, WBINVD, WBNOINVD: the executing package's caches */
+void helper_mktme_wbinvd(CPUX86State *env, uint32_t op)
+{
+    mktme_wbinvd(env_cpu(env), op != MKTME_CACHE_WBNOINVD,
+                 op != MKTME_CACHE_INVD);
+}
+
+/* Every #GP of PCONFIG says why on the guest-error log (-d guest_errors). */
+static G_NORETURN void pconfig_gp(CPUX86State *env, uintptr_t ra,
+                                  const char *why, uint64_t val)
+{
+    qemu_log_mask(LOG_GUEST_ERROR, "pconfig: #GP(0) at rip 0x" TARGET_FMT_lx
+                  ": %s (0x%" PRIx64 ")\n", env->eip, why, val);
     raise_exception_err_ra(env, EXCP0D_GPF, 0, ra);
 }
 
@@ -114,10 +151,16 @@ void helper_pconfig(CPUX86State *env)
     target_ulong addr;
     uint32_t ctrl, cmd, alg, status;
     uint16_t keyid;
+    const char *why;
+    uint64_t val;
 
     /* Only leaf 0 (MKTME_KEY_PROGRAM) of target 1 is enumerated. */
-    if ((uint32_t)env->regs[R_EAX] != 0 || !mktme_on(env)) {
-        pconfig_gp(env, ra);
+    if (!mktme_on(env)) {
+        pconfig_gp(env, ra, "no TME-MK", 0);
+    }
+    if ((uint32_t)env->regs[R_EAX] != 0) {
+        pconfig_gp(env, ra, "leaf in EAX is not MKTME_KEY_PROGRAM",
+                   (uint32_t)env->regs[R_EAX]);
     }
 
     addr = env->regs[R_EBX];
@@ -126,13 +169,13 @@ void helper_pconfig(CPUX86State *env)
         int top = env->cr[4] & CR4_LA57_MASK ? 56 : 47;
 
         if ((int64_t)addr >> top != 0 && (int64_t)addr >> top != -1) {
-            pconfig_gp(env, ra);
+            pconfig_gp(env, ra, "structure address not canonical", addr);
         }
     } else {
         addr = (uint32_t)(env->segs[R_DS].base + (uint32_t)addr);
     }
     if (addr & 0xff) {
-        pconfig_gp(env, ra);
+        pconfig_gp(env, ra, "structure not 256-byte aligned", addr);
     }
 
     /* Read the whole structure first: a #PF leaves nothing changed. */
@@ -145,17 +188,32 @@ void helper_pconfig(CPUX86State *env)
     cmd = ctrl & 0xff;
     alg = (ctrl >> 8) & 0xffff;
 
-    if ((ctrl & KP_CTRL_RESERVED) || cmd > MKTME_CMD_NO_ENCRYPT) {
+    val = ctrl;
+    if (ctrl & KP_CTRL_RESERVED) {
+        why = "KEYID_CTRL reserved bits 31:24 set";
         goto gp;
     }
-    if (keyid == 0 || keyid > mktme_max_keys(cpu) || (keyid >> k)) {
+    if (cmd > MKTME_CMD_NO_ENCRYPT) {
+        why = "KEYID_CTRL.COMMAND is not 0 to 3";
+        goto gp;
+    }
+    val = keyid;
+    if (keyid == 0) {
+        why = "KeyID 0";
+        goto gp;
+    }
+    if (keyid > mktme_max_keys(cpu) || (keyid >> k)) {
+        why = "KeyID above MK_TME_MAX_KEYS or the KeyID bits";
         goto gp;
     }
     /* TDX private KeyIDs are programmed only from SEAM. */
     if (p && (keyid >> (k - p))) {
+        why = "TDX private KeyID";
         goto gp;
     }
+    val = alg;
     if (ctpop32(alg) != 1 || !(alg & mktme_algs(cpu))) {
+        why = "KEYID_CTRL.ENC_ALG is not exactly one activated algorithm";
         goto gp;
     }
 
@@ -172,5 +230,5 @@ void helper_pconfig(CPUX86State *env)
 gp:
     memset(key1, 0, sizeof(key1));
     memset(key2, 0, sizeof(key2));
-    pconfig_gp(env, ra);
+    pconfig_gp(env, ra, why, val);
 }
