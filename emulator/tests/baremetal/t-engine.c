@@ -243,43 +243,12 @@ static void test_ifetch_crossing(unsigned int keyid, u64 plain_pa, u64 enc_pa)
 		    "an instruction that starts in a plain page and ends in an encrypted one");
 }
 
-/* fw_cfg DMA: the device writes guest memory through the memory core. */
-#define FW_CFG_PORT_SEL		0x510
-#define FW_CFG_PORT_DMA		0x514
-#define FW_CFG_ID		0x01
-#define FW_CFG_FILE_DIR		0x19
-#define FW_CFG_DMA_READ		0x02
-#define FW_CFG_DMA_SELECT	0x08
-
-struct fw_cfg_dma {
-	u32 control, length;
-	u64 address;
-} __attribute__((packed, aligned(16)));
-
-static u32 be32(u32 v)
-{
-	return __builtin_bswap32(v);
-}
-
-static bool fw_cfg_dma_read(u16 key, u64 pa, u32 len)
-{
-	static volatile struct fw_cfg_dma d;
-
-	d.control = be32((u32)key << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_READ);
-	d.length = be32(len);
-	d.address = __builtin_bswap64(pa);
-	outl(FW_CFG_PORT_DMA, be32((u64)&d >> 32));
-	outl(FW_CFG_PORT_DMA + 4, be32((u64)&d));
-	return d.control == 0;
-}
-
 static void test_dma(unsigned int keyid, u64 pa)
 {
 	static u8 plain[256];
 	bool ok1, ok2;
 
-	asm volatile("outw %0, %1" : : "a"((u16)FW_CFG_ID), "Nd"((u16)FW_CFG_PORT_SEL));
-	if (!(inb(FW_CFG_PORT_SEL + 1) & 2)) {
+	if (!fw_cfg_has_dma()) {
 		ktap_skip("device DMA into encrypted memory", "fw_cfg has no DMA");
 		ktap_skip("device DMA: RAM holds ciphertext", "fw_cfg has no DMA");
 		return;

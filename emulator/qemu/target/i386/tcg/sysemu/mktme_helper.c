@@ -101,31 +101,33 @@ bool x86_mktme_msr(CPUX86State *env, uint32_t msr, uint64_t *val)
 /*
  * CLFLUSH, CLFLUSHOPT (@invalidate) and CLWB of the line at linear address
  * @addr.  They fault like a byte load; the line is named by its physical
- * address, KeyID bits included.
+ * address, KeyID bits included.  A flush is not an access: the page walk
+ * does not go through the TLB, whose fill would map the line's page.
  */
 void helper_mktme_clflush(CPUX86State *env, target_ulong addr,
                           uint32_t invalidate)
 {
+    CPUState *cs = env_cpu(env);
+    MemTxAttrs attrs;
+    hwaddr pa = x86_cpu_get_phys_page_attrs_debug(cs, addr, &attrs);
     CPUTLBEntryFull *full;
     void *host;
-    int flags;
 
-    flags = probe_access_full(env, addr, MMU_DATA_LOAD,
-                              cpu_mmu_index(env, false), false, &host, &full,
-                              GETPC());
-    if (flags & TLB_INVALID_MASK) {
-        return;
+    if (pa == -1) {
+        /* not mapped: let the TLB fill raise the #PF a load would */
+        probe_access_full(env, addr, MMU_DATA_LOAD, cpu_mmu_index(env, false),
+                          false, &host, &full, GETPC());
+        pa = full->phys_addr;
     }
-    mktme_flush_line(env_cpu(env),
-                     full->phys_addr | (addr & ~TARGET_PAGE_MASK),
+    mktme_flush_line(cs, (pa & TARGET_PAGE_MASK) | (addr & ~TARGET_PAGE_MASK),
                      invalidate);
 }
 
 /* INVD, WBINVD, WBNOINVD: the executing package's caches */
 void helper_mktme_wbinvd(CPUX86State *env, uint32_t op)
 {
-    mktme_wbinvd(env_cpu(env), op != MKTME_CACHE_WBNOINVD,
-                 op != MKTME_CACHE_INVD);
+    mktme_wbinvd(env_cpu(env), op != MKTME_CACHE_INVD,
+                 op != MKTME_CACHE_WBNOINVD);
 }
 
 /* Every #GP of PCONFIG says why on the guest-error log (-d guest_errors). */
