@@ -80,9 +80,14 @@ class Demo:
 
     # ---- guest memory, from outside ----
     def dump(self):
-        """All guest RAM as it is in DRAM (KeyID 0 addresses: no engine)."""
+        """All guest RAM as it is in DRAM (KeyID 0 addresses: no engine).
+
+        The model's caches are written back first (x-mktme-writeback), so
+        DRAM holds what the guest last stored, encrypted: a cold-boot
+        attacker finds what a cache flush would have left."""
         path = os.path.join(self.run, 'dump.bin')
         t = time.monotonic()
+        self.qmp.cmd('x-mktme-writeback')
         self.qmp.cmd('pmemsave', val=0, size=self.ram, filename=path)
         with open(path, 'rb') as f:
             data = f.read()
@@ -92,8 +97,10 @@ class Demo:
         return data
 
     def read(self, addr, size, keyid=0):
-        """Read guest-physical memory through KeyID @keyid's alias."""
+        """Read guest-physical memory through KeyID @keyid's alias (as the
+        CPU would: cached lines of that KeyID are seen, DRAM otherwise)."""
         path = os.path.join(self.run, 'read.bin')
+        self.qmp.cmd('x-mktme-writeback')
         self.qmp.cmd('pmemsave', val=addr | (keyid << self.shift), size=size, filename=path)
         with open(path, 'rb') as f:
             data = f.read()

@@ -40,6 +40,22 @@ guest_run() {
 	python3 "$top/scripts/ktap-check.py" "$out/$name/console.log" --label "$name" \
 		--kunit-dir "$kunit" --counts "$out/$name.counts" --exit-code "$rc" \
 		"${kunit_flag[@]}"
+	model_reports "$name" "$out/$name"
+}
+
+# model_reports NAME RUN: the model's missing-flush detector, one line per
+# boot; any report fails it.  A CPU without TME has no model.
+model_reports() {
+	local name=$1 run=$2 line
+	grep -q 'tme=on' "$run/cpu" 2>/dev/null || return 0
+	line=$(grep -E '^model: [0-9]+ missing-flush reports' "$run/qemu.stderr" | tail -1)
+	[ -n "$line" ] || line="model: no missing-flush summary (QEMU did not exit normally)"
+	echo "$name: $line"
+	case $line in
+	"model: 0 missing-flush reports"*) echo "1 0 0" >"$out/$name-model.counts" ;;
+	*)	echo "0 1 0" >"$out/$name-model.counts"
+		grep -E 'missing flush' "$run/qemu.stderr" | head -20 ;;
+	esac
 }
 
 "$top/scripts/format-series.sh" >"$out/format-series.log" 2>&1 || cat "$out/format-series.log"
@@ -60,6 +76,7 @@ python3 "$top/demo/demo.py" --run "$out/demo" --counts "$out/demo.counts" >"$out
 sed -n '/^=== Verdict/,$p' "$out/demo.log" | grep -E '^(story|guest)'
 grep -E '^(host|guest): FAIL' "$out/demo.log"
 [ -s "$out/demo.counts" ] || { tail -20 "$out/demo.log"; echo "0 1 0" >"$out/demo.counts"; }
+model_reports demo "$out/demo"
 
 read -r passed failed skipped < <(cat "$out"/*.counts |
 	awk '{p += $1; f += $2; s += $3} END {print p + 0, f + 0, s + 0}')

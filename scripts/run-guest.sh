@@ -14,8 +14,10 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 shell=0 timeout=${MKTME_GUEST_TIMEOUT:-900} append="" run=$top/build/run
 # An Intel CPU (Linux looks for TME only on Intel) with the TME-MK model:
-# phys-bits 46, KeyIDs in bits 45:40.
-model_cpu=max,vendor=GenuineIntel,family=6,model=106,tme=on,pconfig=on
+# phys-bits 46, KeyIDs in bits 45:40, and its missing-flush detector
+# (MKTME_CHECK=on|off|strict; QEMU prints "model: N missing-flush
+# reports" on stderr, RUN/qemu.stderr, when it exits).
+model_cpu=max,vendor=GenuineIntel,family=6,model=106,tme=on,pconfig=on,mktme-check=${MKTME_CHECK:-on}
 cpu=${MKTME_CPU:-$model_cpu}
 extra_qemu=()
 while [ $# -gt 0 ]; do
@@ -39,6 +41,7 @@ for f in "$qemu" "$kernel" "$initrd"; do
 done
 mkdir -p "$run"
 rm -f "$run/qmp.sock"
+echo "$cpu" >"$run/cpu"
 # A scratch disk for the O_DIRECT tests (virtio-blk, /dev/vda in the guest)
 rm -f "$run/disk.img"
 truncate -s 16M "$run/disk.img"

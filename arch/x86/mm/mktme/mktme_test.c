@@ -15,6 +15,7 @@
 #include <linux/slab.h>
 #include <linux/topology.h>
 #include <linux/unaligned.h>
+#include <asm/cacheflush.h>
 #include <asm/processor.h>
 #include <asm/set_memory.h>
 
@@ -66,9 +67,15 @@ static void mktme_test_keyid_ida(struct kunit *test)
 }
 
 /* RAM at @pa, read through KeyID 0: what a cold-boot attacker would see */
-static void read_raw(phys_addr_t pa, void *buf, size_t len)
+/*
+ * What DRAM holds at @pa: the page's lines under @keyid written back first,
+ * then read through KeyID 0, whose lines are dropped after.
+ */
+static void read_raw(phys_addr_t pa, unsigned int keyid, void *buf, size_t len)
 {
+	clflush_cache_range(mktme_keyid_address(pa, keyid), len);
 	memcpy(buf, mktme_keyid_address(pa, 0), len);
+	clflush_cache_range(mktme_keyid_address(pa, 0), len);
 }
 
 /* The kernel's AES-XTS of @len bytes at @pa, one data unit per line */
@@ -152,7 +159,7 @@ static void mktme_test_program_every_package(struct kunit *test)
 		memcpy(page_address(page), pt, PAGE_SIZE);
 		KUNIT_EXPECT_EQ_MSG(test, 0, memcmp(page_address(page), pt, PAGE_SIZE),
 				    "node %d: page_address() does not read back plaintext", nid);
-		read_raw(pa, raw, PAGE_SIZE);
+		read_raw(pa, keyid, raw, PAGE_SIZE);
 		KUNIT_EXPECT_NE_MSG(test, 0, memcmp(raw, pt, 64),
 				    "node %d: RAM holds plaintext", nid);
 		KUNIT_ASSERT_EQ(test, 0, xts_expected(test_key, test_tweak, klen, pa,
@@ -178,7 +185,7 @@ static void mktme_test_program_every_package(struct kunit *test)
 		KUNIT_ASSERT_NOT_NULL(test, page);
 		mktme_page_set_keyid(page, 0, keyid);
 		memcpy(page_address(page), pt, PAGE_SIZE);
-		read_raw(page_to_phys(page), raw, PAGE_SIZE);
+		read_raw(page_to_phys(page), keyid, raw, PAGE_SIZE);
 		KUNIT_EXPECT_EQ_MSG(test, 0, memcmp(raw, pt, PAGE_SIZE),
 				    "node %d: a cleared KeyID still encrypts", nid);
 		mktme_page_set_keyid(page, 0, 0);

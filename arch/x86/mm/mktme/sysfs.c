@@ -127,16 +127,20 @@ static ssize_t phys_read(struct file *file, char __user *ubuf, size_t count,
 	unsigned long pfn = PHYS_PFN(pa);
 	size_t n = min_t(size_t, count, PAGE_SIZE - offset_in_page(pa));
 	ssize_t ret = -EFAULT;
+	unsigned int keyid;
 	void *buf;
 
 	if (*ppos < 0 || pa & mktme_keyid_mask || !pfn_valid(pfn) ||
 	    !page_is_ram(pfn) || pfn >= max_pfn_mapped)
 		return -EFAULT;
-	if (!page_keyid(pfn_to_page(pfn)))
+	keyid = page_keyid(pfn_to_page(pfn));
+	if (!keyid)
 		return -EPERM;
 	buf = kmalloc(n, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
+	/* DRAM holds what the page's KeyID last wrote back: write it back now */
+	clflush_cache_range(mktme_keyid_address(pa, keyid), n);
 	/* The page may be unmapped from the direct map (DEBUG_PAGEALLOC) */
 	if (!copy_from_kernel_nofault(buf, __va(pa), n) && !copy_to_user(ubuf, buf, n)) {
 		*ppos += n;
