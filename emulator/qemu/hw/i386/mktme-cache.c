@@ -1114,10 +1114,17 @@ static Notifier mktme_exit_notifier = { .notify = mktme_cache_exit };
 void mktme_cache_init(MktmeEngine *e, uint32_t capacity, MktmeCheckMode mode,
                       Error **errp)
 {
-    MktmeCache *c = g_new0(MktmeCache, 1);
+    MktmeCache *c;
     Error *err = NULL;
     size_t nkeys = 1u << e->keyid_bits;
     uint64_t span = (nkeys - 1) << e->shift;
+
+    if (e->nr_packages > 32) {
+        error_setg(errp, "tme=on: the TME-MK model has caches for at most 32 "
+                   "packages (sockets), not %u", e->nr_packages);
+        return;
+    }
+    c = g_new0(MktmeCache, 1);
 
     c->e = e;
     c->mode = mode;

@@ -286,6 +286,9 @@ static MktmeEngine *mktme_engine_new(X86CPU *cpu, MktmeCheckMode check,
     object_property_add_child(OBJECT(ms), "mktme", OBJECT(e));
     object_unref(OBJECT(e));
     mktme_cache_init(e, cpu->mktme_cache_pages, check, errp);
+    if (!e->cache) {
+        return NULL;
+    }
     /* The key tables and the caches are not in the migration stream. */
     error_setg(&e->migration_blocker, "TME-MK: the model's key tables and "
                "caches cannot be migrated or saved");
