@@ -369,9 +369,11 @@ TEST_F(paths, ksm_never_merges_across_keyids)
 
 /*
  * KSM's use_zero_pages merges zero-filled pages with the zero page, which
- * is KeyID 0: like any page of another KeyID, encrypted pages are left alone.
+ * has no KeyID: encrypted ones too, as a read fault would have mapped it.
+ * They read as zeros (the zero page is mapped without the VMA's KeyID),
+ * and a write gives them a page of their own under the key again.
  */
-TEST_F_TIMEOUT(paths, ksm_zero_pages_leave_encrypted_pages, 60)
+TEST_F_TIMEOUT(paths, ksm_zero_pages_of_any_keyid, 60)
 {
 	char *plain = map_anon(self->len);
 	long scans, zero;
@@ -382,6 +384,7 @@ TEST_F_TIMEOUT(paths, ksm_zero_pages_leave_encrypted_pages, 60)
 	ASSERT_NE(MAP_FAILED, plain);
 	memset(plain, 1, self->len);
 	memset(plain, 0, self->len);
+	memset(self->buf, 1, self->len);
 	memset(self->buf, 0, self->len);
 	ASSERT_EQ(0, madvise(self->buf, self->len, MADV_MERGEABLE));
 	ASSERT_EQ(0, madvise(plain, self->len, MADV_MERGEABLE));
@@ -392,12 +395,15 @@ TEST_F_TIMEOUT(paths, ksm_zero_pages_leave_encrypted_pages, 60)
 	scans = read_long_file("/sys/kernel/mm/ksm/full_scans");
 	for (i = 0; i < 200 && read_long_file("/sys/kernel/mm/ksm/full_scans") < scans + 3; i++)
 		usleep(50000);
-	/* the plain pages were merged with the zero page, the encrypted not */
-	EXPECT_EQ(zero + NPAGES, read_long_file("/sys/kernel/mm/ksm/ksm_zero_pages"));
+	/* both the plain and the encrypted pages became the zero page */
+	EXPECT_EQ(zero + 2 * NPAGES, read_long_file("/sys/kernel/mm/ksm/ksm_zero_pages"));
 	EXPECT_TRUE(all(self->buf, self->len, '\0'));
 	EXPECT_TRUE(all(plain, self->len, '\0'));
-	EXPECT_CIPHERTEXT(self->buf, self->len);
 	ksm_write("run", "2");
+	/* written again: pages of the VMA's KeyID, ciphertext in DRAM */
+	memset(self->buf, 0x5a, self->len);
+	EXPECT_TRUE(all(self->buf, self->len, 0x5a));
+	EXPECT_CIPHERTEXT(self->buf, self->len);
 	ksm_write("use_zero_pages", "0");
 	munmap(plain, self->len);
 }
