@@ -33,6 +33,23 @@ for suite in mktme; do
 	find "$root/tests/$suite" -name '*.o' -delete
 done
 
+# The kernel's own mm selftests that apply, run plain (mm/NAME) and with
+# every anonymous page under a default key (mm-keyed/NAME), after ours.
+mm_tests="cow gup_longterm madv_populate mlock2-tests mremap_test mremap_dontunmap
+	mrelease_test uffd-unit-tests pagemap_ioctl ksm_functional_tests mseal_test mkdirty
+	droppable map_fixed_noreplace compaction_test on-fault-limit"
+echo "build-initramfs: building selftests/mm ($(echo $mm_tests | wc -w) programs)"
+mkdir -p "$out/selftests/mm" "$root/tests/mm"
+make -s -C "$tree/tools/testing/selftests/mm" OUTPUT="$out/selftests/mm" \
+	KHDR_INCLUDES="-isystem $obj/usr/include" LDFLAGS=-static CC="ccache gcc" \
+	$(for t in $mm_tests; do echo "$out/selftests/mm/$t"; done) >"$out/selftests/mm.log" 2>&1 ||
+	{ grep -E 'error' "$out/selftests/mm.log" >&2; echo "build-initramfs: selftests/mm did not build" >&2; exit 1; }
+for t in $mm_tests; do
+	cp "$out/selftests/mm/$t" "$root/tests/mm/"
+	echo "mm/$t" >>"$root/tests/list"
+done
+for t in $mm_tests; do echo "mm-keyed/$t" >>"$root/tests/list"; done
+
 # The admin tool and its in-guest test
 echo "build-initramfs: building mktmectl"
 # (static libcrypto warns about getaddrinfo and dlopen, which mktmectl never calls)

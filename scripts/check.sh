@@ -67,6 +67,7 @@ grep -E '^(not ok|ok) |^    not ok|passed, ' "$out/emulator.ktap" | grep -v '^ok
 # The model as the kernel sees it, the same with mktme=off, then stock
 # QEMU's CPU (no TME).
 guest_run guest --append mktme_expect=tme
+python3 "$top/scripts/mm-selftests.py" "$out/guest/console.log" --counts "$out/guest-mm.counts"
 guest_run guest-mktme-off --append "mktme=off mktme_expect=off"
 guest_run guest-notme --cpu max,vendor=GenuineIntel,family=6,model=106 \
 	--append mktme_expect=none
