@@ -62,6 +62,7 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/error-report.h"
+#include "qemu/rcu.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/thread.h"
@@ -104,9 +105,12 @@ typedef struct MktmeEntry {
     hwaddr page;                /* physical page, without KeyID bits */
     uint16_t keyid;
     uint16_t package;           /* the memory's package: whose key table */
-    bool live;                  /* the tag is cached (in @pages) */
+    bool live;                  /* the tag is in @pages */
     bool mapped;                /* CPUs may have @buf in their TLBs */
     bool retiring;              /* unmapped; TLB shootdown @round pending */
+    bool dying;                 /* dropped: freed after the shootdown,
+                                   unless accessed again meanwhile */
+    bool discard;               /* dropped without write-back (reset) */
     uint32_t round;
     uint32_t holders;           /* packages whose caches hold its lines */
     uint64_t valid, dirty;      /* per line */
@@ -142,7 +146,8 @@ struct MktmeCache {
     MktmeEngine *e;
     QemuMutex lock;
     MktmeCheckMode mode;
-    unsigned capacity, nr_slots, nr_live, hand;
+    unsigned capacity, nr_slots, hand;
+    unsigned nr_live, nr_dying;     /* tags in @pages; of which dying */
     MktmeEntry *entries;        /* one per shadow page */
     unsigned *free;             /* slots neither live nor retiring */
     unsigned nr_free;
@@ -187,7 +192,8 @@ static void mktme_where(uint64_t *rip, int *cpu)
 }
 
 static void mktme_report(MktmeCache *c, MktmeViolation v, hwaddr pa,
-                         int keyid_a, int keyid_b, unsigned lines)
+                         int keyid_a, int keyid_b, unsigned lines,
+                         bool dev_write)
 {
     const char *what = mktme_violation_name[v];
     uint64_t rip;
@@ -216,8 +222,8 @@ static void mktme_report(MktmeCache *c, MktmeViolation v, hwaddr pa,
     case MKTME_V_DMA:
         msg = g_strdup_printf("device %s 0x%" HWADDR_PRIx " through KeyID %d "
                               "while %u lines are dirty under KeyID %d",
-                              lines & 0x80000000u ? "writes" : "reads", pa,
-                              keyid_b, lines & 0x7fffffffu, keyid_a);
+                              dev_write ? "writes" : "reads", pa, keyid_b,
+                              lines, keyid_a);
         break;
     case MKTME_V_PCONFIG:
         msg = g_strdup_printf("PCONFIG of KeyID %d with %u lines of "
@@ -295,6 +301,17 @@ static void entry_sync(MktmeEntry *en, uint64_t mask)
     }
 }
 
+/* Store into the shadow page: translated code there is dropped */
+static void shadow_write(MktmeCache *c, MktmeEntry *en, hwaddr off,
+                         const void *src, hwaddr len)
+{
+    ram_observer_suspend();
+    address_space_write(&c->shadow_as,
+                        (hwaddr)slot_of(c, en) * MKTME_PAGE + off,
+                        MEMTXATTRS_UNSPECIFIED, src, len);
+    ram_observer_resume();
+}
+
 /*
  * Write the dirty lines of @mask back, encrypted under the entry's KeyID.
  * A line whose memory changed since the entry last exchanged it with RAM
@@ -326,7 +343,7 @@ static void entry_writeback(MktmeCache *c, MktmeEntry *en, uint64_t mask)
                     memcpy(ct, ram + l * MKTME_LINE, MKTME_LINE);
                     memcpy(pt, ct, MKTME_LINE);
                     crypt_line(en->key, en->page + l * MKTME_LINE, pt, false);
-                    memcpy(en->buf + l * MKTME_LINE, pt, MKTME_LINE);
+                    shadow_write(c, en, l * MKTME_LINE, pt, MKTME_LINE);
                 }
             } else {
                 wb = true;
@@ -350,7 +367,8 @@ static void entry_writeback(MktmeCache *c, MktmeEntry *en, uint64_t mask)
         }
     }
     if (changed) {
-        mktme_report(c, MKTME_V_OVERWRITE, en->page, en->keyid, -1, changed);
+        mktme_report(c, MKTME_V_OVERWRITE, en->page, en->keyid, -1, changed,
+                     false);
     }
 }
 
@@ -358,8 +376,6 @@ static void entry_writeback(MktmeCache *c, MktmeEntry *en, uint64_t mask)
 static void entry_fetch(MktmeCache *c, MktmeEntry *en, uint64_t mask,
                         const uint8_t *ram)
 {
-    hwaddr shadow = (hwaddr)slot_of(c, en) * MKTME_PAGE;
-
     for (int l = 0; l < MKTME_PAGE_LINES; l++) {
         if (mask & (1ULL << l)) {
             memcpy(en->ct + l * MKTME_LINE, ram + l * MKTME_LINE, MKTME_LINE);
@@ -369,21 +385,16 @@ static void entry_fetch(MktmeCache *c, MktmeEntry *en, uint64_t mask,
             en->key->reads++;
         }
     }
-    /* through the shadow address space: code translated from it is dropped */
-    ram_observer_suspend();
     if (mask == ~0ULL) {
-        address_space_write(&c->shadow_as, shadow, MEMTXATTRS_UNSPECIFIED,
-                            en->pt, MKTME_PAGE);
-    } else {
-        for (int l = 0; l < MKTME_PAGE_LINES; l++) {
-            if (mask & (1ULL << l)) {
-                address_space_write(&c->shadow_as, shadow + l * MKTME_LINE,
-                                    MEMTXATTRS_UNSPECIFIED,
-                                    en->pt + l * MKTME_LINE, MKTME_LINE);
-            }
+        shadow_write(c, en, 0, en->pt, MKTME_PAGE);
+        return;
+    }
+    for (int l = 0; l < MKTME_PAGE_LINES; l++) {
+        if (mask & (1ULL << l)) {
+            shadow_write(c, en, l * MKTME_LINE, en->pt + l * MKTME_LINE,
+                         MKTME_LINE);
         }
     }
-    ram_observer_resume();
 }
 
 static MktmeEntry *entry_lookup(MktmeCache *c, hwaddr page, unsigned keyid)
@@ -418,9 +429,19 @@ static void entry_unlink(MktmeCache *c, MktmeEntry *en)
 /* TLB shootdowns */
 static void round_start(MktmeCache *c);
 
+static void entry_set_dying(MktmeCache *c, MktmeEntry *en, bool dying)
+{
+    if (en->dying != dying) {
+        c->nr_dying += dying ? 1 : -1;
+        en->dying = dying;
+    }
+}
+
 static void entry_free_slot(MktmeCache *c, MktmeEntry *en)
 {
     en->valid = en->dirty = 0;
+    entry_set_dying(c, en, false);
+    en->discard = false;
     c->free[c->nr_free++] = slot_of(c, en);
 }
 
@@ -435,12 +456,15 @@ static void round_finish(MktmeCache *c)
         }
         en->retiring = false;
         if (en->mapped) {
-            continue;           /* mapped again meanwhile */
+            continue;           /* accessed again meanwhile */
         }
         /* stores that landed before a vCPU's flush: dirty lines */
         entry_sync(en, ~0ULL);
-        if (!en->live) {
-            entry_writeback(c, en, en->dirty);
+        if (en->dying) {
+            if (!en->discard) {
+                entry_writeback(c, en, en->dirty);
+            }
+            entry_unlink(c, en);
             entry_free_slot(c, en);
         }
     }
@@ -471,16 +495,18 @@ static void round_start(MktmeCache *c)
     c->round++;
     c->shootdowns++;
     c->round_left = 1;          /* held until every vCPU is asked */
-    CPU_FOREACH(cpu) {
-        c->round_left++;
-        async_run_on_cpu(cpu, round_work, RUN_ON_CPU_HOST_PTR(c));
+    WITH_RCU_READ_LOCK_GUARD() {
+        CPU_FOREACH(cpu) {
+            c->round_left++;
+            async_run_on_cpu(cpu, round_work, RUN_ON_CPU_HOST_PTR(c));
+        }
     }
     if (--c->round_left == 0) {
         round_finish(c);
     }
 }
 
-/* Take the entry out of every TLB; its slot is reusable after the round. */
+/* Take the entry out of every TLB, in the next round of shootdowns. */
 static void entry_unmap(MktmeCache *c, MktmeEntry *en)
 {
     if (!en->mapped) {
@@ -495,15 +521,19 @@ static void entry_unmap(MktmeCache *c, MktmeEntry *en)
     }
 }
 
-/* Drop the tag: written back (or not) by the caller. */
+/*
+ * Drop the entry's lines: written back (or discarded) by the caller.  An
+ * entry that vCPUs may still store to keeps its tag until the shootdown,
+ * so that those stores are found, and an access meanwhile revives it.
+ */
 static void entry_drop(MktmeCache *c, MktmeEntry *en)
 {
-    bool mapped = en->mapped;
-
-    entry_unlink(c, en);
-    if (mapped) {
+    en->valid = 0;
+    if (en->mapped || en->retiring) {
+        entry_set_dying(c, en, true);
         entry_unmap(c, en);
-    } else if (!en->retiring) {
+    } else {
+        entry_unlink(c, en);
         entry_free_slot(c, en);
     }
 }
@@ -516,33 +546,29 @@ static void entry_evict(MktmeCache *c, MktmeEntry *en)
     entry_drop(c, en);
 }
 
-/* Make room: evict live entries in clock order, an eighth at a time. */
-static void cache_make_room(MktmeCache *c)
+/*
+ * Make room: evict entries in clock order, an eighth at a time.  Returns
+ * false when every spare shadow page waits for a shootdown that this
+ * vCPU, inside a TLB fill, cannot wait for.
+ */
+static bool cache_make_room(MktmeCache *c)
 {
     unsigned batch = MAX(c->capacity / 8, 1), scanned = 0;
 
-    if (c->nr_live < c->capacity && c->nr_free) {
-        return;
+    /* dying entries are out of the cache already, only their pages wait */
+    if (c->nr_live - c->nr_dying < c->capacity && c->nr_free) {
+        return true;
     }
     while (batch && scanned++ < 2 * c->nr_slots) {
         MktmeEntry *en = &c->entries[c->hand];
 
         c->hand = (c->hand + 1) % c->nr_slots;
-        if (en->live) {
+        if (en->live && !en->dying) {
             entry_evict(c, en);
             batch--;
         }
     }
-    if (!c->nr_free) {
-        /*
-         * Every spare slot waits for a shootdown that this vCPU, inside a
-         * TLB fill, cannot wait for.  Only a guest with far more vCPUs
-         * than the slack gets here: say so rather than corrupt memory.
-         */
-        error_report("mktme: cache out of shadow pages (%u); raise "
-                     "mktme-cache-pages", c->nr_slots);
-        exit(1);
-    }
+    return c->nr_free > 0;
 }
 
 /*
@@ -561,7 +587,7 @@ static void page_conflicts(MktmeCache *c, hwaddr page, unsigned keyid)
         entry_sync(o, ~0ULL);
         if (o->dirty) {
             mktme_report(c, MKTME_V_DIRTY_ALIAS, page, o->keyid, keyid,
-                         ctpop64(o->dirty));
+                         ctpop64(o->dirty), false);
             if (c->mode != MKTME_CHECK_MODE_STRICT) {
                 entry_writeback(c, o, o->dirty);
             }
@@ -569,7 +595,10 @@ static void page_conflicts(MktmeCache *c, hwaddr page, unsigned keyid)
     }
 }
 
-/* A parked entry is mapped again: were its cached lines kept up to date? */
+/*
+ * An entry not mapped is accessed again: its cached lines must still hold
+ * what memory does (stale otherwise), and lines not cached are fetched.
+ */
 static void entry_revalidate(MktmeCache *c, MktmeEntry *en)
 {
     uint8_t ram[MKTME_PAGE];
@@ -583,22 +612,22 @@ static void entry_revalidate(MktmeCache *c, MktmeEntry *en)
             stale |= 1ULL << l;
         }
     }
-    if (!stale) {
-        return;
-    }
-    refetch = stale & ~en->valid;
-    if (stale & en->valid & ~en->dirty) {
+    stale &= en->valid & ~en->dirty;
+    refetch = ~en->valid;
+    if (stale) {
         mktme_report(c, MKTME_V_STALE, en->page, en->keyid, -1,
-                     ctpop64(stale & en->valid & ~en->dirty));
+                     ctpop64(stale), false);
         if (c->mode != MKTME_CHECK_MODE_STRICT) {
-            refetch |= stale & en->valid & ~en->dirty;
+            refetch |= stale;
         }
     }
     /* dirty lines over changed memory: overwrite, at their write-back */
     if (refetch) {
         entry_fetch(c, en, refetch, ram);
-        en->valid |= refetch;
     }
+    en->valid = ~0ULL;          /* all of the shadow is reachable again */
+    entry_set_dying(c, en, false);
+    en->discard = false;
 }
 
 static MktmeEntry *cache_fill(MktmeCache *c, hwaddr page, unsigned keyid,
@@ -607,7 +636,9 @@ static MktmeEntry *cache_fill(MktmeCache *c, hwaddr page, unsigned keyid,
     uint8_t ram[MKTME_PAGE];
     MktmeEntry *en;
 
-    cache_make_room(c);
+    if (!cache_make_room(c)) {
+        return NULL;
+    }
     en = &c->entries[c->free[--c->nr_free]];
     en->page = page;
     en->keyid = keyid;
@@ -647,15 +678,27 @@ static IOMMUTLBEntry mktme_translate(IOMMUMemoryRegion *iommu, hwaddr addr,
     MktmeEntry *en;
     MktmeKey *k;
 
-    /* Devices, the page walker, the monitor: one access at a time. */
+    /*
+     * Anything but a CPU's TLB fill (devices, the monitor): one access at a
+     * time, through the engine.  (The page walker fills the TLB too.)
+     */
     if (flag != IOMMU_NONE || !current_cpu) {
         return ret;
     }
     r = mktme_range(e, pa);
+    if (!r) {
+        /*
+         * Not RAM.  The memory controller decodes no KeyID for device
+         * memory; a TLB entry for an I/O section of another address space
+         * would name the wrong section, so the access is unassigned.
+         */
+        ret.perm = IOMMU_NONE;
+        return ret;
+    }
     qemu_mutex_lock(&c->lock);
-    k = r ? mktme_key(e, r->package, keyid) : NULL;
-    if (!k || !mktme_key_encrypts(k)) {
-        /* device memory, or a KeyID that is plaintext: straight through */
+    k = mktme_key(e, r->package, keyid);
+    if (!mktme_key_encrypts(k)) {
+        /* a KeyID that is plaintext: straight to RAM */
         qemu_mutex_unlock(&c->lock);
         ret.target_as = &address_space_memory;
         ret.translated_addr = page;
@@ -666,9 +709,12 @@ static IOMMUTLBEntry mktme_translate(IOMMUMemoryRegion *iommu, hwaddr addr,
         page_conflicts(c, page, keyid);
         if (en) {
             entry_revalidate(c, en);
-            en->valid = ~0ULL;      /* all of the shadow is reachable again */
-        } else {
-            en = cache_fill(c, page, keyid, r, k);
+        } else if (!(en = cache_fill(c, page, keyid, r, k))) {
+            /* only with far more vCPUs than the spare shadow pages */
+            qemu_mutex_unlock(&c->lock);
+            error_report("mktme: every spare page of the cache waits for a "
+                         "TLB shootdown; raise mktme-cache-pages");
+            exit(1);
         }
         en->mapped = true;
     }
@@ -706,12 +752,9 @@ void mktme_flush_line(CPUState *cs, hwaddr full, bool invalidate)
         entry_sync(en, b);
         entry_writeback(c, en, b);
         if (invalidate) {
-            /*
-             * The next access must miss: unmapped, the entry refetches
-             * the line if its memory changed meanwhile.
-             */
+            /* the next access misses: unmapped, the entry refetches it */
             en->valid &= ~b;
-            unmapped = en->mapped;
+            unmapped = en->mapped || en->retiring;
             if (!en->valid && !en->dirty) {
                 entry_drop(c, en);
             } else {
@@ -794,7 +837,7 @@ void mktme_cache_key_change(MktmeEngine *e, unsigned package, unsigned keyid)
             continue;
         }
         mktme_report(c, MKTME_V_PCONFIG, en->page, keyid, keyid,
-                     ctpop64(en->valid | en->dirty));
+                     ctpop64(en->valid | en->dirty), false);
         if (c->mode != MKTME_CHECK_MODE_STRICT) {
             /* as a WBINVD would have: under the old key, then gone */
             entry_writeback(c, en, en->dirty);
@@ -820,8 +863,7 @@ static void dma_conflicts(MktmeCache *c, hwaddr line, unsigned keyid,
         }
         entry_sync(o, b);
         if (o->dirty & b) {
-            mktme_report(c, MKTME_V_DMA, line, o->keyid, keyid,
-                         1 | (write ? 0x80000000u : 0));
+            mktme_report(c, MKTME_V_DMA, line, o->keyid, keyid, 1, write);
             if (c->mode != MKTME_CHECK_MODE_STRICT) {
                 entry_writeback(c, o, b);
             }
@@ -887,9 +929,13 @@ static MemTxResult mktme_dev_access(MktmeCache *c, hwaddr addr, uint8_t *buf,
         dma_conflicts(c, line, keyid, write);
     }
     if (!mktme_key_encrypts(k)) {
+        /* plaintext: checked above, not again as DMA through KeyID 0 */
         qemu_mutex_unlock(&c->lock);
-        return address_space_rw(&address_space_memory, pa, attrs, buf, size,
-                                write);
+        ram_observer_suspend();
+        res = address_space_rw(&address_space_memory, pa, attrs, buf, size,
+                               write);
+        ram_observer_resume();
+        return res;
     }
     en = entry_lookup(c, page, keyid);
     if (en && ((en->valid & b) || en->mapped)) {
@@ -900,14 +946,17 @@ static MemTxResult mktme_dev_access(MktmeCache *c, hwaddr addr, uint8_t *buf,
             memcpy(buf, p + (pa - line), size);
             goto out;
         }
+        /* written through: the line stays cached, clean */
         entry_sync(en, b);
         entry_writeback(c, en, b);
-        memcpy(p + (pa - line), buf, size);
-        memcpy(en->pt + (line - page), p, MKTME_LINE);
-        memcpy(en->ct + (line - page), p, MKTME_LINE);
-        crypt_line(k, line, en->ct + (line - page), true);
+        memcpy(pt, p, MKTME_LINE);
+        memcpy(pt + (pa - line), buf, size);
+        shadow_write(c, en, line - page, pt, MKTME_LINE);
+        memcpy(en->pt + (line - page), pt, MKTME_LINE);
+        crypt_line(k, line, pt, true);
+        memcpy(en->ct + (line - page), pt, MKTME_LINE);
         k->writes++;
-        res = ram_write(line, en->ct + (line - page), MKTME_LINE);
+        res = ram_write(line, pt, MKTME_LINE);
         goto out;
     }
     res = dev_line(c, k, line, pt);
@@ -1020,14 +1069,58 @@ static bool mktme_ram_section(Int128 start, Int128 len,
     return false;
 }
 
+/* The legacy VGA and ROM window, 640 KiB to 1 MiB: never RAM here */
+#define LEGACY_HOLE_START   0xa0000
+#define LEGACY_HOLE_END     0x100000
+
+static void add_range(MktmeRange **r, unsigned *n, hwaddr start, hwaddr end,
+                      unsigned package)
+{
+    if (start < end) {
+        *r = g_renew(MktmeRange, *r, *n + 1);
+        (*r)[(*n)++] = (MktmeRange){ start, end, package };
+    }
+}
+
+/*
+ * Only RAM is encrypted and cached: the nodes' ranges, cut to the RAM
+ * sections of the memory map and without the legacy hole.  (A range that
+ * covered MMIO would have the cache take the BQL inside its lock.)
+ */
+static void mktme_ranges_to_ram(MktmeEngine *e, MktmeCache *c)
+{
+    MktmeRange *nodes = e->ranges, *r = NULL;
+    unsigned nr = e->nr_ranges, n = 0;
+
+    for (unsigned i = 0; i < nr; i++) {
+        for (unsigned j = 0; j < c->nr_ram; j++) {
+            hwaddr start = MAX(nodes[i].start, c->ram[j].pa);
+            hwaddr end = MIN(nodes[i].end, c->ram[j].pa + c->ram[j].size);
+
+            if (start >= end) {
+                continue;
+            }
+            add_range(&r, &n, start, MIN(end, LEGACY_HOLE_START),
+                      nodes[i].package);
+            add_range(&r, &n, MAX(start, LEGACY_HOLE_END), end,
+                      nodes[i].package);
+        }
+    }
+    g_free(nodes);
+    e->ranges = r;
+    e->nr_ranges = n;
+}
+
 void mktme_cache_machine_done(MktmeEngine *e)
 {
     MktmeCache *c = e->cache;
     FlatView *fv;
 
-    RCU_READ_LOCK_GUARD();
-    fv = address_space_to_flatview(&address_space_memory);
-    flatview_for_each_range(fv, mktme_ram_section, c);
+    WITH_RCU_READ_LOCK_GUARD() {
+        fv = address_space_to_flatview(&address_space_memory);
+        flatview_for_each_range(fv, mktme_ram_section, c);
+    }
+    mktme_ranges_to_ram(e, c);
     ram_observer_set(mktme_ram_observe);
 }
 
@@ -1036,25 +1129,29 @@ static void mktme_cache_drop_all(MktmeCache *c, bool writeback)
     for (unsigned i = 0; i < c->nr_slots; i++) {
         MktmeEntry *en = &c->entries[i];
 
-        if (en->live) {
-            if (writeback) {
-                entry_sync(en, ~0ULL);
-                entry_writeback(c, en, en->dirty);
-            }
-            entry_drop(c, en);
+        if (!en->live) {
+            continue;
         }
+        entry_sync(en, ~0ULL);
+        if (writeback) {
+            entry_writeback(c, en, en->dirty);
+        } else {
+            /* nothing of it reaches RAM, even from the shootdown */
+            memcpy(en->pt, en->buf, MKTME_PAGE);
+            en->dirty = 0;
+            en->discard = true;
+        }
+        entry_drop(c, en);
     }
 }
 
+/* Reset loses the caches' contents, as it loses the keys. */
 void mktme_cache_reset(MktmeEngine *e)
 {
     MktmeCache *c = e->cache;
 
-    /* Reset loses the caches' contents, as it loses the keys. */
-    qemu_mutex_lock(&c->lock);
     mktme_cache_drop_all(c, false);
     memset(c->dev_lines, 0, MKTME_DEV_LINES * sizeof(MktmeDevLine));
-    qemu_mutex_unlock(&c->lock);
 }
 
 /*
@@ -1072,7 +1169,12 @@ static void mktme_cache_exit(Notifier *n, void *data)
     if (!c || c->mode == MKTME_CHECK_MODE_OFF) {
         return;
     }
-    qemu_mutex_lock(&c->lock);
+    if (qemu_mutex_trylock(&c->lock)) {
+        /* exit() from a vCPU that holds it */
+        fprintf(stderr, "model: no missing-flush summary (exit inside the "
+                "cache)\n");
+        return;
+    }
     for (unsigned i = 0; i < c->nr_slots; i++) {
         MktmeEntry *en = &c->entries[i];
         unsigned changed = 0;
@@ -1094,7 +1196,7 @@ static void mktme_cache_exit(Notifier *n, void *data)
         }
         if (changed) {
             mktme_report(c, MKTME_V_OVERWRITE, en->page, en->keyid, -1,
-                         changed);
+                         changed, false);
         }
     }
     for (int v = 0; v < MKTME_V_NR; v++) {
@@ -1111,48 +1213,44 @@ static void mktme_cache_exit(Notifier *n, void *data)
 
 static Notifier mktme_exit_notifier = { .notify = mktme_cache_exit };
 
-void mktme_cache_init(MktmeEngine *e, uint32_t capacity, MktmeCheckMode mode,
+bool mktme_cache_init(MktmeEngine *e, uint32_t capacity, MktmeCheckMode mode,
                       Error **errp)
 {
+    ERRP_GUARD();
     MktmeCache *c;
-    Error *err = NULL;
     size_t nkeys = 1u << e->keyid_bits;
     uint64_t span = (nkeys - 1) << e->shift;
 
     if (e->nr_packages > 32) {
         error_setg(errp, "tme=on: the TME-MK model has caches for at most 32 "
                    "packages (sockets), not %u", e->nr_packages);
-        return;
+        return false;
     }
     c = g_new0(MktmeCache, 1);
-
     c->e = e;
     c->mode = mode;
     c->capacity = capacity;
     /* slack for entries waiting on a shootdown */
     c->nr_slots = capacity + MAX(capacity, 1024);
+    memory_region_init_ram_flags_nomigrate(&c->shadow_mr, OBJECT(e),
+                                           "mktme-shadow",
+                                           (uint64_t)c->nr_slots * MKTME_PAGE,
+                                           0, errp);
+    if (*errp) {
+        g_free(c);
+        return false;
+    }
     c->entries = g_new0(MktmeEntry, c->nr_slots);
     c->free = g_new(unsigned, c->nr_slots);
     for (unsigned i = 0; i < c->nr_slots; i++) {
         c->free[c->nr_free++] = c->nr_slots - 1 - i;
+        c->entries[i].buf = (uint8_t *)memory_region_get_ram_ptr(&c->shadow_mr)
+                            + (size_t)i * MKTME_PAGE;
     }
     c->pages = g_hash_table_new(g_direct_hash, g_direct_equal);
     c->dev_lines = g_new0(MktmeDevLine, MKTME_DEV_LINES);
     qemu_mutex_init(&c->lock);
-    e->cache = c;
 
-    memory_region_init_ram_flags_nomigrate(&c->shadow_mr, OBJECT(e),
-                                           "mktme-shadow",
-                                           (uint64_t)c->nr_slots * MKTME_PAGE,
-                                           0, &err);
-    if (err) {
-        error_propagate(errp, err);
-        return;
-    }
-    for (unsigned i = 0; i < c->nr_slots; i++) {
-        c->entries[i].buf = (uint8_t *)memory_region_get_ram_ptr(&c->shadow_mr)
-                            + (size_t)i * MKTME_PAGE;
-    }
     address_space_init(&c->shadow_as, &c->shadow_mr, "mktme-shadow");
     memory_region_init_io(&c->engine_mr, OBJECT(e), &mktme_dev_ops, c,
                           "mktme-engine", span);
@@ -1164,6 +1262,8 @@ void mktme_cache_init(MktmeEngine *e, uint32_t capacity, MktmeCheckMode mode,
     memory_region_add_subregion_overlap(get_system_memory(), 1ULL << e->shift,
                                         MEMORY_REGION(&c->alias), 1);
     qemu_add_exit_notifier(&mktme_exit_notifier);
+    e->cache = c;
+    return true;
 }
 
 void mktme_cache_info(MktmeEngine *e, MktmeInfo *info)
@@ -1175,7 +1275,7 @@ void mktme_cache_info(MktmeEngine *e, MktmeInfo *info)
     qemu_mutex_lock(&c->lock);
     ci->check = c->mode;
     ci->capacity = c->capacity;
-    ci->resident = c->nr_live;
+    ci->resident = c->nr_live - c->nr_dying;
     ci->fills = c->fills;
     ci->writebacks = c->writebacks;
     ci->evictions = c->evictions;

@@ -74,9 +74,10 @@ bool mktme_key_encrypts(const MktmeKey *k);
  * line-tagged cache entry, straight into the softmmu TLB; devices, the page
  * walker and the monitor go through the engine one access at a time.
  */
-void mktme_cache_init(MktmeEngine *e, uint32_t capacity, MktmeCheckMode mode,
+bool mktme_cache_init(MktmeEngine *e, uint32_t capacity, MktmeCheckMode mode,
                       Error **errp);
 void mktme_cache_machine_done(MktmeEngine *e);
+/* With the cache lock held: drop every line, written back or not */
 void mktme_cache_reset(MktmeEngine *e);
 /* Held while a key changes: the caches use the keys without the BQL */
 void mktme_cache_lock(MktmeEngine *e);

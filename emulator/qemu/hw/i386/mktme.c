@@ -172,12 +172,14 @@ static void mktme_reset(void *opaque)
     size_t n = 1u << e->keyid_bits;
 
     /* Keys are ephemeral: a reset forgets them all, and the caches. */
+    mktme_cache_lock(e);
     mktme_cache_reset(e);
     for (unsigned p = 0; p < e->nr_packages; p++) {
         memset(e->pkg[p].keys, 0, n * sizeof(MktmeKey));
         e->pkg[p].pconfig_calls = e->pkg[p].pconfig_failures = 0;
     }
     e->fault_count = 0;
+    mktme_cache_unlock(e);
 }
 
 /* The package of the first CPU on each NUMA node owns the node. */
@@ -240,6 +242,11 @@ static void mktme_machine_done(Notifier *n, void *unused)
         error_report("tme=on: the TME-MK model needs a PC machine");
         exit(1);
     }
+    if (ms->maxram_size > ms->ram_size) {
+        error_report("tme=on: memory hotplug (-m maxmem=) is not modelled: "
+                     "memory added later would not be encrypted");
+        exit(1);
+    }
     mktme_map_ram(e, ms);
     mktme_cache_machine_done(e);
     top = 0;
@@ -285,8 +292,7 @@ static MktmeEngine *mktme_engine_new(X86CPU *cpu, MktmeCheckMode check,
 
     object_property_add_child(OBJECT(ms), "mktme", OBJECT(e));
     object_unref(OBJECT(e));
-    mktme_cache_init(e, cpu->mktme_cache_pages, check, errp);
-    if (!e->cache) {
+    if (!mktme_cache_init(e, cpu->mktme_cache_pages, check, errp)) {
         return NULL;
     }
     /* The key tables and the caches are not in the migration stream. */
