@@ -1,13 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# run-guest.sh [--shell] [--timeout SECS] [--append ARGS] [--cpu MODEL] [--run DIR]
-#              [-- QEMU ARGS...]
+# run-guest.sh [--shell] [--timeout SECS] [--append ARGS] [--cpu MODEL]
+#              [--cpu-props PROPS] [--run DIR] [-- QEMU ARGS...]
 #
 # Boot the built kernel and initramfs on the built QEMU (TCG) with the
 # TME-MK model on (--cpu, or MKTME_CPU, replaces the CPU): two sockets
 # with one CPU each, two NUMA nodes of 256 MiB, serial console, a 16 MiB
 # scratch virtio-blk disk (RUN/disk.img), and a QMP socket at RUN/qmp.sock
-# for the host side.  Without --shell the console
+# for the host side.  --cpu-props adds properties to the CPU (firmware
+# states of the model: mktme-firmware=unlocked, mktme-keyid-bits=0, ...).  Without --shell the console
 # goes to RUN/console.log and the exit status is QEMU's, or 124 when the
 # guest ran past the timeout and was killed.
 set -eu
@@ -19,6 +20,7 @@ shell=0 timeout=${MKTME_GUEST_TIMEOUT:-900} append="" run=$top/build/run
 # reports" on stderr, RUN/qemu.stderr, when it exits).
 model_cpu=max,vendor=GenuineIntel,family=6,model=106,tme=on,pconfig=on,mktme-check=${MKTME_CHECK:-on}
 cpu=${MKTME_CPU:-$model_cpu}
+cpu_props=""
 extra_qemu=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift ;;
 	--append) append="$append $2"; shift ;;
 	--cpu) cpu=$2; shift ;;
+	--cpu-props) cpu_props=$2; shift ;;
 	--run) run=$2; shift ;;
 	--) shift; extra_qemu=("$@"); break ;;
 	*) echo "run-guest: unknown option $1" >&2; exit 2 ;;
@@ -39,6 +42,7 @@ initrd=$top/build/initramfs/initramfs.cpio.gz
 for f in "$qemu" "$kernel" "$initrd"; do
 	[ -e "$f" ] || { echo "run-guest: $f missing; run 'make build'" >&2; exit 1; }
 done
+cpu=$cpu${cpu_props:+,$cpu_props}
 mkdir -p "$run"
 rm -f "$run/qmp.sock"
 echo "$cpu" >"$run/cpu"

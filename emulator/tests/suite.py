@@ -92,8 +92,11 @@ CASES = [
 ]
 
 HOST_CASES = [
-    HostCase('keyid-bits-zero', MODEL + ',mktme-keyid-bits=0', 'mktme-keyid-bits=0: must be 1 to 15'),
-    HostCase('keyid-bits-16', MODEL + ',mktme-keyid-bits=16', 'mktme-keyid-bits=16: must be 1 to 15'),
+    HostCase('keyid-bits-16', MODEL + ',mktme-keyid-bits=16', 'mktme-keyid-bits=16: must be 0 to 15'),
+    HostCase('max-keyid-bits-below', MODEL + ',mktme-max-keyid-bits=4',
+             'mktme-max-keyid-bits=4: must be mktme-keyid-bits (6) to 15'),
+    HostCase('bad-firmware-state', MODEL + ',mktme-firmware=open',
+             'mktme-firmware=open: must be locked, unlocked or disabled'),
     HostCase('keyid-bits-leave-too-few', MODEL + ',phys-bits=40,mktme-keyid-bits=9',
              'mktme-keyid-bits=9 leaves 31 of phys-bits=40 for addresses'),
     HostCase('tdx-bits-too-many', MODEL + ',mktme-tdx-keyid-bits=6',

@@ -307,6 +307,17 @@ static MktmeEngine *mktme_engine_new(X86CPU *cpu, MktmeCheckMode check,
     return e;
 }
 
+/* The KeyID bits the CPU supports: at least the activated ones */
+static unsigned mktme_bits_supported(X86CPU *cpu)
+{
+    return MAX(cpu->mktme_max_keyid_bits, cpu->mktme_keyid_bits);
+}
+
+bool mktme_cpu_active(X86CPU *cpu)
+{
+    return cpu->mktme_fw != MKTME_FW_DISABLED && cpu->mktme_keyid_bits;
+}
+
 bool mktme_cpu_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
@@ -324,8 +335,25 @@ bool mktme_cpu_realize(X86CPU *cpu, Error **errp)
         error_setg(errp, "tme=on needs a 64-bit CPU (lm=on)");
         return false;
     }
-    if (k < 1 || k > 15) {
-        error_setg(errp, "mktme-keyid-bits=%u: must be 1 to 15", k);
+    if (k > 15) {
+        error_setg(errp, "mktme-keyid-bits=%u: must be 0 to 15", k);
+        return false;
+    }
+    if (cpu->mktme_max_keyid_bits &&
+        (cpu->mktme_max_keyid_bits < k || cpu->mktme_max_keyid_bits > 15)) {
+        error_setg(errp, "mktme-max-keyid-bits=%u: must be mktme-keyid-bits "
+                   "(%u) to 15", cpu->mktme_max_keyid_bits, k);
+        return false;
+    }
+    if (!cpu->mktme_firmware || !strcmp(cpu->mktme_firmware, "locked")) {
+        cpu->mktme_fw = MKTME_FW_LOCKED;
+    } else if (!strcmp(cpu->mktme_firmware, "unlocked")) {
+        cpu->mktme_fw = MKTME_FW_UNLOCKED;
+    } else if (!strcmp(cpu->mktme_firmware, "disabled")) {
+        cpu->mktme_fw = MKTME_FW_DISABLED;
+    } else {
+        error_setg(errp, "mktme-firmware=%s: must be locked, unlocked or "
+                   "disabled", cpu->mktme_firmware);
         return false;
     }
     if (cpu->phys_bits < k + 32) {
@@ -334,14 +362,15 @@ bool mktme_cpu_realize(X86CPU *cpu, Error **errp)
                    (int)cpu->phys_bits - (int)k, cpu->phys_bits);
         return false;
     }
-    if (p >= k) {
+    if (p && p >= k) {
         error_setg(errp, "mktme-tdx-keyid-bits=%u: must be less than "
                    "mktme-keyid-bits=%u", p, k);
         return false;
     }
-    if (cpu->mktme_keys > (1u << k) - 1) {
+    if (cpu->mktme_keys > (1u << mktme_bits_supported(cpu)) - 1) {
         error_setg(errp, "mktme-keys=%u: %u KeyID bits hold at most %u keys",
-                   cpu->mktme_keys, k, (1u << k) - 1);
+                   cpu->mktme_keys, mktme_bits_supported(cpu),
+                   (1u << mktme_bits_supported(cpu)) - 1);
         return false;
     }
     if (!cpu->mktme_aes_xts_128 && !cpu->mktme_aes_xts_256) {
@@ -364,6 +393,9 @@ bool mktme_cpu_realize(X86CPU *cpu, Error **errp)
         return false;
     }
 
+    if (!mktme_cpu_active(cpu)) {
+        return true;            /* TME without KeyIDs: no engine */
+    }
     if (!mktme) {
         mktme = mktme_engine_new(cpu, check, errp);
         return mktme != NULL;

@@ -124,42 +124,79 @@ static int dmesg_has(const char *text)
 }
 
 /*
- * The guest is booted with mktme_expect=tme on the TME-MK model,
- * mktme_expect=off on the model with mktme=off, and mktme_expect=none on a
- * CPU without it; the kernel passes the word to /init's environment.
+ * The guest is booted with mktme_expect=WORD naming what the platform
+ * provides, and the kernel passes the word to /init's environment:
+ *   tme       the TME-MK model, firmware locked TME on with 6 KeyID bits
+ *             (mktme_expect_keyids=N when partitioning leaves N for MKTME)
+ *   off       the same, booted with mktme=off
+ *   none      a CPU without TME
+ *   unlocked  firmware enabled TME but did not lock it
+ *   disabled  firmware did not enable TME
+ *   nokeyids  firmware enabled TME without KeyID bits
  */
-static const char *expectation(void)
+struct platform {
+	const char *word;
+	int tme_flag;		/* /proc/cpuinfo "tme": kept when locked on */
+	int pconfig;		/* /proc/cpuinfo "pconfig" */
+	int bios_enabled;	/* "x86/tme: enabled by BIOS" */
+	int keyid_bits;		/* KeyID bits taken out of x86_phys_bits */
+	int mktme;		/* MKTME enabled */
+	const char *dmesg;	/* what the kernel says about it */
+};
+
+static const struct platform platforms[] = {
+	{ "tme",      1, 1, 1, 6, 1, "x86/mktme: enabled: " },
+	{ "off",      1, 1, 1, 6, 0, "x86/mktme: disabled by mktme=off" },
+	{ "none",     0, 0, 0, 0, 0, NULL },
+	{ "unlocked", 0, 1, 0, 0, 0, "x86/tme: not enabled by BIOS" },
+	{ "disabled", 0, 1, 0, 0, 0, "x86/tme: not enabled by BIOS" },
+	{ "nokeyids", 1, 1, 1, 0, 0, "x86/mktme: firmware enabled TME without KeyIDs" },
+};
+
+static const struct platform *expectation(void)
 {
-	return getenv("mktme_expect");
+	const char *word = getenv("mktme_expect");
+
+	for (size_t i = 0; word && i < sizeof(platforms) / sizeof(platforms[0]); i++)
+		if (!strcmp(word, platforms[i].word))
+			return &platforms[i];
+	return NULL;
 }
 
 TEST(tme_as_the_platform_provides)
 {
-	const char *expect = expectation();
-	int tme;
+	const struct platform *p = expectation();
+	char reduced[64];
 
-	if (!expect)
-		SKIP(return, "boot with mktme_expect=tme, off or none");
-	tme = strcmp(expect, "none") != 0;
-	ASSERT_EQ(tme, cpu_has("tme"));
-	ASSERT_EQ(tme, cpu_has("pconfig"));
-	ASSERT_EQ(tme, dmesg_has("x86/tme: enabled by BIOS"));
-	ASSERT_EQ(tme, dmesg_has("x86/mktme: BIOS enabled: x86_phys_bits reduced by 6"));
+	if (!p)
+		SKIP(return, "boot with mktme_expect=tme, off, none, unlocked, disabled or nokeyids");
+	snprintf(reduced, sizeof(reduced), "x86/mktme: BIOS enabled: x86_phys_bits reduced by %d",
+		 p->keyid_bits);
+	ASSERT_EQ(p->tme_flag, cpu_has("tme"));
+	ASSERT_EQ(p->pconfig, cpu_has("pconfig"));
+	ASSERT_EQ(p->bios_enabled, dmesg_has("x86/tme: enabled by BIOS"));
+	ASSERT_EQ(p->keyid_bits != 0, dmesg_has("x86/mktme: BIOS enabled: x86_phys_bits reduced by"));
+	if (p->keyid_bits)
+		ASSERT_TRUE(dmesg_has(reduced));
+	if (p->dmesg)
+		ASSERT_TRUE(dmesg_has(p->dmesg)) TH_LOG("no '%s' in the kernel log", p->dmesg);
 }
 
 TEST(mktme_enabled_unless_off)
 {
-	const char *expect = expectation();
-	int on;
+	const struct platform *p = expectation();
+	const char *nr = getenv("mktme_expect_keyids");
+	long keyids = nr ? strtol(nr, NULL, 0) : 63;
+	char enabled[64];
 
-	if (!expect)
-		SKIP(return, "boot with mktme_expect=tme, off or none");
-	on = !strcmp(expect, "tme");
-	ASSERT_EQ(on, access("/sys/kernel/mm/mktme/nr_keyids", F_OK) == 0);
-	ASSERT_EQ(on, dmesg_has("x86/mktme: enabled: 63 KeyIDs"));
-	ASSERT_EQ(!strcmp(expect, "off"), dmesg_has("x86/mktme: disabled by mktme=off"));
-	if (on) {
-		EXPECT_EQ(63, read_long("/sys/kernel/mm/mktme/nr_keyids"));
+	if (!p)
+		SKIP(return, "boot with mktme_expect=tme, off, none, unlocked, disabled or nokeyids");
+	snprintf(enabled, sizeof(enabled), "x86/mktme: enabled: %ld KeyIDs", keyids);
+	ASSERT_EQ(p->mktme, access("/sys/kernel/mm/mktme/nr_keyids", F_OK) == 0);
+	ASSERT_EQ(p->mktme, dmesg_has(enabled));
+	ASSERT_EQ(!strcmp(p->word, "off"), dmesg_has("x86/mktme: disabled by mktme=off"));
+	if (p->mktme) {
+		EXPECT_EQ(keyids, read_long("/sys/kernel/mm/mktme/nr_keyids"));
 		EXPECT_EQ(6, read_long("/sys/kernel/mm/mktme/keyid_bits"));
 		EXPECT_EQ(40, read_long("/sys/kernel/mm/mktme/keyid_shift"));
 	}

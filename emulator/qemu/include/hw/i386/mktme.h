@@ -30,6 +30,14 @@ OBJECT_DECLARE_SIMPLE_TYPE(MktmeEngine, MKTME_ENGINE)
 
 #define MKTME_KEY_FIELD             64
 
+/* mktme-firmware: how firmware left TME (IA32_TME_ACTIVATE) */
+#define MKTME_FW_LOCKED             0   /* enabled and locked */
+#define MKTME_FW_UNLOCKED           1   /* enabled, not locked */
+#define MKTME_FW_DISABLED           2   /* not enabled */
+
+/* Firmware enabled TME with KeyID bits: the engine and PCONFIG work */
+bool mktme_cpu_active(X86CPU *cpu);
+
 /*
  * Check a CPU's TME-MK properties; the first CPU with tme=on creates the
  * engine, the others must agree with it.

@@ -46,17 +46,27 @@ static uint32_t mktme_algs(X86CPU *cpu)
            (cpu->mktme_aes_xts_256 ? MKTME_ALG_AES_XTS_256 : 0);
 }
 
+/* MK_TME_MAX_KEYS: what the CPU supports, beyond what firmware activated */
+static uint32_t mktme_cap_keys(X86CPU *cpu)
+{
+    unsigned bits = MAX(cpu->mktme_max_keyid_bits, cpu->mktme_keyid_bits);
+
+    return cpu->mktme_keys ? cpu->mktme_keys : (1u << bits) - 1;
+}
+
+/* The KeyIDs PCONFIG takes: those of the activated bits */
 static uint32_t mktme_max_keys(X86CPU *cpu)
 {
-    return cpu->mktme_keys ? cpu->mktme_keys
-                           : (1u << cpu->mktme_keyid_bits) - 1;
+    return MIN(mktme_cap_keys(cpu), (1u << cpu->mktme_keyid_bits) - 1);
 }
 
 /*
- * The MSRs as firmware leaves them: TME activated and locked, KeyID 0 in
- * bypass (plaintext), the exclusion range unused.  Returns false for an MSR
- * that is not ours; writes (@val == NULL) are refused: the caller raises
- * #GP, as the memory encryption spec prescribes for locked registers.
+ * The MSRs as firmware leaves them (mktme-firmware): by default TME
+ * activated and locked, KeyID 0 in bypass (plaintext), the exclusion range
+ * unused; or enabled but not locked; or not enabled (ACTIVATE reads 0).
+ * Returns false for an MSR that is not ours; writes (@val == NULL) are
+ * refused: the caller raises #GP, as the memory encryption spec prescribes
+ * for locked registers (an unlocked one is not modelled as writable).
  */
 bool x86_mktme_msr(CPUX86State *env, uint32_t msr, uint64_t *val)
 {
@@ -70,10 +80,16 @@ bool x86_mktme_msr(CPUX86State *env, uint32_t msr, uint64_t *val)
     switch (msr) {
     case MSR_IA32_TME_CAPABILITY:
         v = TME_CAP_AES_XTS_128 | TME_CAP_AES_XTS_256 | TME_CAP_BYPASS |
-            ((uint64_t)k << 32) | ((uint64_t)mktme_max_keys(cpu) << 36);
+            ((uint64_t)MAX(cpu->mktme_max_keyid_bits, k) << 32) |
+            ((uint64_t)mktme_cap_keys(cpu) << 36);
         break;
     case MSR_IA32_TME_ACTIVATE:
-        v = TME_ACT_LOCKED | TME_ACT_ENABLED | TME_ACT_BYPASS |
+        if (cpu->mktme_fw == MKTME_FW_DISABLED) {
+            v = 0;
+            break;
+        }
+        v = (cpu->mktme_fw == MKTME_FW_LOCKED ? TME_ACT_LOCKED : 0) |
+            TME_ACT_ENABLED | TME_ACT_BYPASS |
             ((uint64_t)k << TME_ACT_KEYID_BITS_SHIFT) |
             ((uint64_t)p << TME_ACT_TDX_BITS_SHIFT) |
             ((uint64_t)mktme_algs(cpu) << TME_ACT_ALGS_SHIFT);
@@ -84,6 +100,10 @@ bool x86_mktme_msr(CPUX86State *env, uint32_t msr, uint64_t *val)
         break;
     case MSR_IA32_MKTME_KEYID_PARTITIONING:
         /* MKTME KeyIDs first, then the TDX private ones */
+        if (!mktme_cpu_active(cpu)) {
+            v = 0;
+            break;
+        }
         v = MIN(mktme_max_keys(cpu), (1u << (k - p)) - 1);
         if (p) {
             v |= (uint64_t)((1u << k) - (1u << (k - p))) << 32;
@@ -163,6 +183,10 @@ void helper_pconfig(CPUX86State *env)
     if ((uint32_t)env->regs[R_EAX] != 0) {
         pconfig_gp(env, ra, "leaf in EAX is not MKTME_KEY_PROGRAM",
                    (uint32_t)env->regs[R_EAX]);
+    }
+    if (!mktme_cpu_active(cpu)) {
+        pconfig_gp(env, ra, "firmware activated no KeyIDs (TME not enabled, "
+                   "or no KeyID bits)", cpu->mktme_fw);
     }
 
     addr = env->regs[R_EBX];
