@@ -406,6 +406,25 @@ u64 strtou64(const char *s, const char **end)
 	return v;
 }
 
+void fill_pattern(u8 *p, size_t n, u32 seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245 + 12345;
+		p[i] = seed >> 16;
+	}
+}
+
+void tohex(char *dst, const u8 *src, size_t n)
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		dst[2 * i] = d[src[i] >> 4];
+		dst[2 * i + 1] = d[src[i] & 15];
+	}
+	dst[2 * n] = '\0';
+}
+
 u64 arg_u64(const char *cmdline, const char *key, u64 def)
 {
 	const char *v = arg(cmdline, key);

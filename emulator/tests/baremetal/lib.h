@@ -253,6 +253,10 @@ static inline bool fw_cfg_dma_read(u16 key, u64 pa, u32 len)
 	return d.control == 0;
 }
 
+/* @n bytes of a pattern from @seed; @n bytes as 2 * @n hex digits */
+void fill_pattern(u8 *p, size_t n, u32 seed);
+void tohex(char *dst, const u8 *src, size_t n);
+
 /* Write back and invalidate every line of [p, p + n): CLFLUSH each */
 static inline void flush_lines(const volatile void *p, size_t n)
 {

@@ -74,25 +74,6 @@ static void start(u64 before[KINDS])
 	counts(before);
 }
 
-static void fill(u8 *p, size_t n, u32 seed)
-{
-	for (size_t i = 0; i < n; i++) {
-		seed = seed * 1103515245 + 12345;
-		p[i] = seed >> 16;
-	}
-}
-
-static void tohex(char *dst, const u8 *src, size_t n)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		dst[2 * i] = d[src[i] >> 4];
-		dst[2 * i + 1] = d[src[i] & 15];
-	}
-	dst[2 * n] = '\0';
-}
-
 /* Does DRAM at @pa hold KeyID 1's ciphertext (k1/k2) of @pt? */
 static bool in_dram(u64 pa, const u8 *pt, size_t n)
 {
@@ -246,7 +227,7 @@ static void test_write_back(void)
 	u64 before[KINDS];
 
 	start(before);
-	fill(pt, LINE, 1);
+	fill_pattern(pt, LINE, 1);
 	memcpy(a, pt, LINE);
 	ktap_result(!in_dram(page(5), pt, LINE),
 		    "a store through KeyID 1 stays in the cache: DRAM does not hold it yet (%s)",
@@ -255,7 +236,7 @@ static void test_write_back(void)
 	ktap_result(in_dram(page(5), pt, LINE),
 		    "CLWB writes it back: DRAM holds its ciphertext (%s)", reply);
 	memcpy(old, pt, LINE);
-	fill(pt, LINE, 2);
+	fill_pattern(pt, LINE, 2);
 	memcpy(a, pt, LINE);
 	wbinvd();
 	ktap_result(in_dram(page(5), pt, LINE),
@@ -276,7 +257,7 @@ static void test_eviction(void)
 	u64 before[KINDS];
 
 	start(before);
-	fill(pt, LINE, 3);
+	fill_pattern(pt, LINE, 3);
 	memcpy(kva(1, page(6)), pt, LINE);
 	/* a 16-page cache: touching 64 more pages evicts the first */
 	for (int i = 0; i < 64; i++)

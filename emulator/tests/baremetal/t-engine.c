@@ -35,25 +35,6 @@ static void *pva(u64 pa)
 	return (void *)pa;
 }
 
-static void fill(u8 *p, size_t n, u32 seed)
-{
-	for (size_t i = 0; i < n; i++) {
-		seed = seed * 1103515245 + 12345;
-		p[i] = seed >> 16;
-	}
-}
-
-static void tohex(char *dst, const u8 *src, size_t n)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		dst[2 * i] = d[src[i] >> 4];
-		dst[2 * i + 1] = d[src[i] & 15];
-	}
-	dst[2 * n] = '\0';
-}
-
 /* 8-byte stores, as a kernel's memcpy would do */
 static void store64(void *dst, const void *src, size_t n)
 {
@@ -91,7 +72,7 @@ static void test_known_answer(int bits, unsigned int keyid, u64 pa)
 	rax = mktme_program(keyid, KEYID_SET_KEY_DIRECT, alg, k1, k2, bits / 8);
 	ktap_result(rax == 0, "AES-XTS-%d: KeyID %u programmed directly (rax %lu)",
 		    bits, keyid, (unsigned long)rax);
-	fill(pt, sizeof(pt), bits + keyid);
+	fill_pattern(pt, sizeof(pt), bits + keyid);
 	store64(kva(keyid, pa), pt, sizeof(pt));
 	/* the lines reach DRAM when written back */
 	flush_lines(kva(keyid, pa), sizeof(pt));
@@ -141,7 +122,7 @@ static void test_sse(unsigned int keyid, u64 pa)
 	u8 *e = kva(keyid, pa);
 	static u8 in[32] __attribute__((aligned(16))), out[32] __attribute__((aligned(16)));
 
-	fill(in, sizeof(in), 7);
+	fill_pattern(in, sizeof(in), 7);
 	asm volatile("movdqa (%0), %%xmm0\n\tmovdqa %%xmm0, (%1)"
 		     : : "r"(in), "r"(e) : "xmm0", "memory");
 	asm volatile("movdqa 16(%0), %%xmm1\n\tmovdqu %%xmm1, 56(%1)"
@@ -160,7 +141,7 @@ static void test_string_ops(unsigned int keyid, u64 pa)
 	u8 *e = kva(keyid, pa);
 	size_t n = sizeof(src);
 
-	fill(src, n, 11);
+	fill_pattern(src, n, 11);
 	asm volatile("rep movsb" : "+D"(e), "+S"((const u8 *){src}), "+c"(n) : : "memory");
 	e = kva(keyid, pa);
 	memset(dst, 0, sizeof(dst));
@@ -268,7 +249,7 @@ static void test_isolation(u64 pa)
 	u64 rax;
 
 	/* each KeyID's lines are flushed before the line is used under another */
-	fill(pt, LINE, 99);
+	fill_pattern(pt, LINE, 99);
 	memcpy(kva(1, pa), pt, LINE);
 	flush_lines(kva(1, pa), LINE);
 	memcpy(v, kva(2, pa), LINE);
@@ -295,7 +276,7 @@ static void test_isolation(u64 pa)
 	ktap_result(!rax && !memcmp(pva(pa), pt, LINE),
 		    "CLEAR_KEY: KeyID 3 writes plaintext, like KeyID 0");
 	rax = mktme_program(4, KEYID_NO_ENCRYPT, ALG_AES_XTS_128, NULL, NULL, 0);
-	fill(pt, LINE, 100);
+	fill_pattern(pt, LINE, 100);
 	memcpy(kva(4, pa), pt, LINE);
 	ktap_result(!rax && !memcmp(pva(pa), pt, LINE),
 		    "NO_ENCRYPT: KeyID 4 writes plaintext, like KeyID 0");
@@ -308,7 +289,7 @@ static void test_rekey_erases(u64 pa)
 	static u8 pt[LINE], v[LINE];
 
 	mktme_program(6, KEYID_SET_KEY_DIRECT, ALG_AES_XTS_128, k128_1, k128_2, 16);
-	fill(pt, LINE, 5);
+	fill_pattern(pt, LINE, 5);
 	memcpy(kva(6, pa), pt, LINE);
 	/* nothing of the old key may stay cached across PCONFIG */
 	wbinvd();
@@ -330,7 +311,7 @@ static void test_package_scope(void)
 {
 	static u8 pt[LINE];
 
-	fill(pt, LINE, 77);
+	fill_pattern(pt, LINE, 77);
 	memcpy(kva(1, NODE1_PA), pt, LINE);
 	flush_lines(kva(1, NODE1_PA), LINE);
 	host_request(reply, sizeof(reply), "keys keyid=1");

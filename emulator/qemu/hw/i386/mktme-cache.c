@@ -251,26 +251,25 @@ static void mktme_report(MktmeCache *c, MktmeViolation v, hwaddr pa,
  * RAM accesses of the engine itself are not device DMA: the observer
  * ignores them while a host access is marked.
  */
-static MemTxResult ram_read(hwaddr pa, void *buf, hwaddr len)
+static MemTxResult ram_rw(hwaddr pa, void *buf, hwaddr len, bool write)
 {
     MemTxResult r;
 
     ram_observer_suspend();
-    r = address_space_read(&address_space_memory, pa, MEMTXATTRS_UNSPECIFIED,
-                           buf, len);
+    r = address_space_rw(&address_space_memory, pa, MEMTXATTRS_UNSPECIFIED,
+                         buf, len, write);
     ram_observer_resume();
     return r;
 }
 
+static MemTxResult ram_read(hwaddr pa, void *buf, hwaddr len)
+{
+    return ram_rw(pa, buf, len, false);
+}
+
 static MemTxResult ram_write(hwaddr pa, const void *buf, hwaddr len)
 {
-    MemTxResult r;
-
-    ram_observer_suspend();
-    r = address_space_write(&address_space_memory, pa, MEMTXATTRS_UNSPECIFIED,
-                            buf, len);
-    ram_observer_resume();
-    return r;
+    return ram_rw(pa, (void *)buf, len, true);
 }
 
 static void crypt_line(MktmeKey *k, hwaddr line, uint8_t *buf, bool enc)
