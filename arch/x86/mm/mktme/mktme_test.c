@@ -66,10 +66,10 @@ static void mktme_test_keyid_ida(struct kunit *test)
 	mktme_keyid_free(c);
 }
 
-/* RAM at @pa, read through KeyID 0: what a cold-boot attacker would see */
 /*
- * What DRAM holds at @pa: the page's lines under @keyid written back first,
- * then read through KeyID 0, whose lines are dropped after.
+ * What DRAM holds at @pa, as a cold-boot attacker would see it: the page's
+ * lines under @keyid written back first, then read through KeyID 0, whose
+ * lines are dropped after.
  */
 static void read_raw(phys_addr_t pa, unsigned int keyid, void *buf, size_t len)
 {

@@ -117,8 +117,11 @@ DEFINE_SHOW_ATTRIBUTE(keyids);
 /*
  * pread() at the physical address of an encrypted page: what DRAM holds
  * there, read through KeyID 0 without decryption, i.e. the ciphertext, up
- * to the end of the page; for tests and debugging.  Pages under KeyID 0
- * are refused (EPERM): this is no window on plaintext memory.
+ * to the end of the page; for tests and debugging.  Only anonymous pages
+ * in use, held while they are read: a free page may be unmapped from the
+ * KeyID aliases (debug_pagealloc) and reallocated under KeyID 0.  Pages
+ * under KeyID 0 are refused (EPERM): this is no window on plaintext
+ * memory; EAGAIN if the page changed KeyID meanwhile.
  */
 static ssize_t phys_read(struct file *file, char __user *ubuf, size_t count,
 			 loff_t *ppos)
@@ -126,28 +129,51 @@ static ssize_t phys_read(struct file *file, char __user *ubuf, size_t count,
 	phys_addr_t pa = *ppos;
 	unsigned long pfn = PHYS_PFN(pa);
 	size_t n = min_t(size_t, count, PAGE_SIZE - offset_in_page(pa));
-	ssize_t ret = -EFAULT;
+	struct folio *folio;
 	unsigned int keyid;
+	struct page *page;
+	ssize_t ret;
 	void *buf;
 
-	if (*ppos < 0 || pa & mktme_keyid_mask || !pfn_valid(pfn) ||
-	    !page_is_ram(pfn) || pfn >= max_pfn_mapped)
+	if (*ppos < 0 || pa & mktme_keyid_mask || pfn >= max_pfn_mapped ||
+	    !page_is_ram(pfn))
 		return -EFAULT;
-	keyid = page_keyid(pfn_to_page(pfn));
-	if (!keyid)
-		return -EPERM;
+	page = pfn_to_online_page(pfn);
+	if (!page)
+		return -EFAULT;
 	buf = kmalloc(n, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
+	ret = -EFAULT;
+	folio = page_folio(page);
+	if (!folio_try_get(folio))
+		goto out;
+	ret = -EPERM;
+	if (folio != page_folio(page) || !folio_test_anon(folio) ||
+	    PageHWPoison(page))
+		goto put;
+	keyid = page_keyid(page);
+	if (!keyid)
+		goto put;
 	/* DRAM holds what the page's KeyID last wrote back: write it back now */
 	clflush_cache_range(mktme_keyid_address(pa, keyid), n);
-	/* The page may be unmapped from the direct map (DEBUG_PAGEALLOC) */
-	if (!copy_from_kernel_nofault(buf, __va(pa), n) && !copy_to_user(ubuf, buf, n)) {
-		*ppos += n;
-		ret = n;
-	}
+	/* KeyID 0's alias of a page in use may be unmapped (debug_pagealloc) */
+	ret = -EFAULT;
+	if (copy_from_kernel_nofault(buf, __va(pa), n))
+		goto put;
 	/* Lines cached under KeyID 0 would outlive the page's next KeyID change */
 	clflush_cache_range(__va(pa), n);
+	ret = -EAGAIN;
+	if (page_keyid(page) != keyid)
+		goto put;
+	ret = -EFAULT;
+	if (copy_to_user(ubuf, buf, n))
+		goto put;
+	*ppos += n;
+	ret = n;
+put:
+	folio_put(folio);
+out:
 	kfree_sensitive(buf);
 	return ret;
 }
