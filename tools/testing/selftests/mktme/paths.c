@@ -376,7 +376,8 @@ TEST_F(paths, ksm_never_merges_across_keyids)
 TEST_F_TIMEOUT(paths, ksm_zero_pages_of_any_keyid, 60)
 {
 	char *plain = map_anon(self->len);
-	long scans, zero;
+	long scans, zero, sleep_ms;
+	char old_sleep[32];
 	int i;
 
 	if (access("/sys/kernel/mm/ksm/use_zero_pages", W_OK))
@@ -389,6 +390,8 @@ TEST_F_TIMEOUT(paths, ksm_zero_pages_of_any_keyid, 60)
 	ASSERT_EQ(0, madvise(self->buf, self->len, MADV_MERGEABLE));
 	ASSERT_EQ(0, madvise(plain, self->len, MADV_MERGEABLE));
 	zero = read_long_file("/sys/kernel/mm/ksm/ksm_zero_pages");
+	sleep_ms = read_long_file("/sys/kernel/mm/ksm/sleep_millisecs");
+	snprintf(old_sleep, sizeof(old_sleep), "%ld", sleep_ms);
 	ksm_write("use_zero_pages", "1");
 	ksm_write("sleep_millisecs", "10");
 	ksm_write("run", "1");
@@ -396,14 +399,20 @@ TEST_F_TIMEOUT(paths, ksm_zero_pages_of_any_keyid, 60)
 	for (i = 0; i < 200 && read_long_file("/sys/kernel/mm/ksm/full_scans") < scans + 3; i++)
 		usleep(50000);
 	/* both the plain and the encrypted pages became the zero page */
+	ksm_write("run", "0");
 	EXPECT_EQ(zero + 2 * NPAGES, read_long_file("/sys/kernel/mm/ksm/ksm_zero_pages"));
 	EXPECT_TRUE(all(self->buf, self->len, '\0'));
 	EXPECT_TRUE(all(plain, self->len, '\0'));
-	ksm_write("run", "2");
-	/* written again: pages of the VMA's KeyID, ciphertext in DRAM */
+	/* a write fault on the KSM zero page: a page of the VMA's KeyID */
 	memset(self->buf, 0x5a, self->len);
 	EXPECT_TRUE(all(self->buf, self->len, 0x5a));
 	EXPECT_CIPHERTEXT(self->buf, self->len);
+	EXPECT_EQ(zero + NPAGES, read_long_file("/sys/kernel/mm/ksm/ksm_zero_pages"));
+	/* unmerging gives the plain range its own pages back */
+	ksm_write("run", "2");
+	EXPECT_EQ(zero, read_long_file("/sys/kernel/mm/ksm/ksm_zero_pages"));
+	EXPECT_TRUE(all(plain, self->len, '\0'));
+	ksm_write("sleep_millisecs", old_sleep);
 	ksm_write("use_zero_pages", "0");
 	munmap(plain, self->len);
 }
