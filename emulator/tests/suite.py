@@ -82,6 +82,8 @@ CASES = [
     Case('engine', 't-engine', MODEL, '', NUMA),
     Case('engine-7bit', 't-engine', MODEL + ',phys-bits=48,mktme-keyid-bits=7',
          'keyid_bits=7', NUMA),
+    # The second CPU programs its own package; WBINVD is per package
+    Case('packages', 't-packages', MODEL, '', NUMA),
     # Code in encrypted pages, string ops, DMA under -icount too
     Case('engine-icount', 't-engine', MODEL, '', NUMA + ['-icount', 'shift=0']),
     # The detector: every violation provoked and counted by the program.

@@ -6,6 +6,7 @@
 #define GDT_CODE32		0x08
 #define GDT_CODE64		0x10
 #define GDT_DATA		0x18
+#define AP_TRAMPOLINE_PA	0x8000	/* SIPI vector 0x08 */
 #define GDT_USER_CODE		0x20
 #define GDT_USER_DATA		0x28
 #define GDT_TSS			0x30

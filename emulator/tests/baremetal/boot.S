@@ -120,6 +120,50 @@ _start32:
 	mov %eax, %cr0
 	ljmp $GDT_CODE64, $start64
 
+/*
+ * A second CPU (start_ap() in lib.c): the INIT-SIPI-SIPI sequence starts
+ * it in real mode at ap_trampoline, copied to AP_TRAMPOLINE_PA; it joins
+ * the page tables and GDT of the first and calls ap_entry on ap_stack_top.
+ */
+	.code16
+	.globl ap_trampoline, ap_trampoline_end, ap_gdt_desc
+ap_trampoline:
+	cli
+	cld
+	xor %ax, %ax
+	mov %ax, %ds
+	lgdtl AP_TRAMPOLINE_PA + (ap_gdt_desc - ap_trampoline)
+	mov %cr0, %eax
+	or $1, %eax
+	mov %eax, %cr0
+	ljmpl $GDT_CODE32, $ap_start32
+	.balign 8
+ap_gdt_desc:
+	.word 0
+	.long 0
+ap_trampoline_end:
+
+	.code32
+ap_start32:
+	mov $GDT_DATA, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	mov $pml4, %eax
+	mov %eax, %cr3
+	mov %cr4, %eax
+	or $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
+	mov %eax, %cr4
+	mov $MSR_EFER, %ecx
+	rdmsr
+	or $(EFER_LME | EFER_NXE), %eax
+	wrmsr
+	mov %cr0, %eax
+	and $~CR0_EM, %eax
+	or $(CR0_PG | CR0_MP | CR0_NE), %eax
+	mov %eax, %cr0
+	ljmp $GDT_CODE64, $ap_start64
+
 	/* No way to run our page tables: say so and exit with status 5 */
 no_lm:
 	mov $no_lm_msg, %esi
@@ -147,6 +191,18 @@ start64:
 	mov $boot_stack_top, %rsp
 	mov start_info(%rip), %edi
 	call start_c			/* does not return */
+	ud2
+
+ap_start64:
+	mov $GDT_DATA, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	xor %eax, %eax
+	mov %eax, %fs
+	mov %eax, %gs
+	mov $ap_stack_top, %rsp
+	call ap_start_c			/* does not return */
 	ud2
 
 /*
@@ -290,6 +346,7 @@ user_entry:
 no_lm_msg:
 	.asciz "boot: CPU lacks long mode, 1 GiB pages or NX; use -cpu max\r\nBail out!\r\n"
 
+	.globl gdt_desc32
 gdt_desc32:
 	.word gdt_end - gdt - 1
 	.long gdt
@@ -322,3 +379,6 @@ pdpt:
 	.balign 16
 	.skip 16384
 boot_stack_top:
+	.skip 16384
+	.globl ap_stack_top
+ap_stack_top:

@@ -477,6 +477,10 @@ struct catcher {
 
 static struct tss tss;
 static struct idt_entry idt[256];
+static const struct {
+	u16 limit;
+	u64 base;
+} __attribute__((packed)) idtr = { sizeof(idt) - 1, (u64)idt };
 static struct catcher *catcher;
 static u8 trap_stack[16384] __attribute__((aligned(16)));	/* TSS.RSP0 */
 static u8 df_stack[4096] __attribute__((aligned(16)));	/* #DF: IST1 */
@@ -515,10 +519,6 @@ static void set_gate(int vector, void *handler, int dpl, int ist)
 static void cpu_init(void)
 {
 	u64 base = (u64)&tss, limit = sizeof(tss) - 1;
-	struct {
-		u16 limit;
-		u64 base;
-	} __attribute__((packed)) idtr = { sizeof(idt) - 1, (u64)idt };
 	int i;
 
 	tss.rsp[0] = (u64)trap_stack + sizeof(trap_stack);
@@ -728,4 +728,51 @@ char *strchr(const char *s, int c)
 		if (!*s)
 			return NULL;
 	}
+}
+
+/* A second CPU */
+#define APIC_ICR_LO		0xfee00300UL
+#define APIC_ICR_HI		0xfee00310UL
+#define ICR_INIT		0x00004500	/* INIT, level assert */
+#define ICR_STARTUP		0x00004600	/* start-up, vector in 7:0 */
+
+extern char ap_trampoline[], ap_trampoline_end[], ap_gdt_desc[];
+extern char gdt_desc32[];
+
+static void (*volatile ap_fn)(void);
+static volatile int ap_running;
+
+void ap_start_c(void) __noreturn;
+void ap_start_c(void)
+{
+	asm volatile("lidt %0" : : "m"(idtr));
+	ap_running = 1;
+	ap_fn();
+	ap_running = 2;
+	for (;;)
+		asm volatile("cli; hlt");
+}
+
+static void icr(unsigned int apic_id, u32 lo)
+{
+	*(volatile u32 *)APIC_ICR_HI = apic_id << 24;
+	*(volatile u32 *)APIC_ICR_LO = lo;
+	while (*(volatile u32 *)APIC_ICR_LO & (1 << 12))
+		;			/* delivery pending */
+}
+
+bool start_ap(unsigned int apic_id, void (*fn)(void))
+{
+	memcpy((void *)AP_TRAMPOLINE_PA, ap_trampoline, ap_trampoline_end - ap_trampoline);
+	memcpy((void *)(AP_TRAMPOLINE_PA + (ap_gdt_desc - ap_trampoline)), gdt_desc32, 6);
+	ap_fn = fn;
+	ap_running = 0;
+	icr(apic_id, ICR_INIT);
+	icr(apic_id, ICR_STARTUP | AP_TRAMPOLINE_PA >> 12);
+	for (long i = 0; i < 200000000L && !ap_running; i++) {
+		if (i == 1000000)
+			icr(apic_id, ICR_STARTUP | AP_TRAMPOLINE_PA >> 12);
+		asm volatile("pause");
+	}
+	return ap_running != 0;
 }

@@ -253,6 +253,13 @@ static inline bool fw_cfg_dma_read(u16 key, u64 pa, u32 len)
 	return d.control == 0;
 }
 
+/*
+ * Start the CPU with APIC ID @apic_id (INIT-SIPI-SIPI); it runs @fn, with
+ * interrupts off and the first CPU's page tables, GDT and IDT, then halts.
+ * Returns false if it did not start within a second or so.
+ */
+bool start_ap(unsigned int apic_id, void (*fn)(void));
+
 /* @n bytes of a pattern from @seed; @n bytes as 2 * @n hex digits */
 void fill_pattern(u8 *p, size_t n, u32 seed);
 void tohex(char *dst, const u8 *src, size_t n);
