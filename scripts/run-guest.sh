@@ -43,6 +43,10 @@ for f in "$qemu" "$kernel" "$initrd"; do
 	[ -e "$f" ] || { echo "run-guest: $f missing; run 'make build'" >&2; exit 1; }
 done
 cpu=$cpu${cpu_props:+,$cpu_props}
+# One host thread per vCPU (MTTCG), as the model's caches must cope with;
+# -icount needs a single thread.
+accel=tcg,thread=multi
+for a in "${extra_qemu[@]}"; do if [ "$a" = -icount ]; then accel=tcg; fi; done
 mkdir -p "$run"
 rm -f "$run/qmp.sock"
 echo "$cpu" >"$run/cpu"
@@ -51,7 +55,7 @@ rm -f "$run/disk.img"
 truncate -s 16M "$run/disk.img"
 
 args=(-L "$top/build/qemu/pc-bios" -L /usr/share/seabios -L /usr/lib/ipxe/qemu
-	-machine q35 -accel tcg -cpu "$cpu" -m 512M
+	-machine q35 -accel "$accel" -cpu "$cpu" -m 512M
 	-smp 2,sockets=2,cores=1,threads=1
 	-object memory-backend-ram,id=m0,size=256M
 	-object memory-backend-ram,id=m1,size=256M
