@@ -245,6 +245,29 @@ def run_case(case, n, timeout):
     return passed, failed, skipped
 
 
+def run_migration_case(n):
+    """Migration and savevm must be refused while the model is there."""
+    got = []
+
+    def try_migrate(qmp):
+        try:
+            qmp.cmd('migrate', uri='exec:cat >/dev/null')
+            got.append('migration started')
+        except Exception as e:  # QMPError: the blocker's reason
+            got.append(str(e))
+
+    elf = OUT / 't-selftest.elf'
+    try:
+        boot(elf, ['-cpu', MODEL, '-append', 'answer=42'], start_paused_hook=try_migrate,
+             timeout=60)
+    except Exception as e:
+        got.append(f'harness error {type(e).__name__}: {e}')
+    ok = bool(got) and 'cannot be migrated or saved' in got[0]
+    print(f"{'ok' if ok else 'not ok'} {n} refuses migration (its blocker stops savevm too)"
+          f"{'' if ok else ' # got ' + repr(got[:1])}")
+    return (1, 0, 0) if ok else (0, 1, 0)
+
+
 def run_host_case(case, n):
     cmd = [str(DEFAULT_QEMU), '-display', 'none', '-nodefaults', '-machine', 'q35',
            '-accel', 'tcg', '-cpu', case.cpu, *case.extra, '-S']
@@ -269,15 +292,21 @@ def main():
     ap.add_argument('--list', action='store_true')
     ap.add_argument('--timeout', type=int, default=120)
     args = ap.parse_args()
-    cases = [c for c in CASES + HOST_CASES if not args.names or c.name in args.names]
+    cases = [c for c in CASES + HOST_CASES + ['migration']
+             if not args.names or getattr(c, 'name', c) in args.names]
     if args.list:
-        print('\n'.join(c.name for c in cases))
+        print('\n'.join(getattr(c, 'name', c) for c in cases))
         return 0
     print('KTAP version 1')
     print(f'1..{len(cases)}')
     total = [0, 0, 0]
     for n, c in enumerate(cases, 1):
-        res = run_host_case(c, n) if isinstance(c, HostCase) else run_case(c, n, args.timeout)
+        if c == 'migration':
+            res = run_migration_case(n)
+        elif isinstance(c, HostCase):
+            res = run_host_case(c, n)
+        else:
+            res = run_case(c, n, args.timeout)
         total = [t + r for t, r in zip(total, res)]
         sys.stdout.flush()
     print(f'{total[0]} passed, {total[1]} failed, {total[2]} skipped')
