@@ -338,11 +338,23 @@ static void mktme_destroy(struct key *key)
 	schedule_work(&p->retire);
 }
 
+/*
+ * A key's KeyID and material never change.  add_key() of a description
+ * the keyring already holds comes here rather than replacing the key,
+ * which would erase every process that uses it: it fails with EEXIST and
+ * the key stays.  KEYCTL_UPDATE fails the same way.
+ */
+static int mktme_update(struct key *key, struct key_preparsed_payload *prep)
+{
+	return -EEXIST;
+}
+
 struct key_type key_type_mktme = {
 	.name		= MKTME_KEY_TYPE,
 	.preparse	= mktme_preparse,
 	.free_preparse	= mktme_free_preparse,
 	.instantiate	= mktme_instantiate,
+	.update		= mktme_update,
 	.describe	= mktme_describe,
 	.revoke		= mktme_revoke,
 	.destroy	= mktme_destroy,

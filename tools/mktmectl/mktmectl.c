@@ -1130,9 +1130,9 @@ static int cmd_add(int argc, char **argv)
 		return MX_UNSUPPORTED;
 
 	/*
-	 * add_key() on a type without an update method replaces a key of the
-	 * same description in the keyring; the old one would be garbage
-	 * collected, which erases its memory.  Refuse instead.
+	 * The kernel refuses add_key() of a description the keyring holds
+	 * (EEXIST), which closes any race; looking first names the key that
+	 * has the name, in any of our keyrings.
 	 */
 	ret = load_keys(&keys, &nkeys);
 	if (ret)
@@ -1175,6 +1175,8 @@ static int cmd_add(int argc, char **argv)
 
 		if (e == EINVAL)
 			h = " — the algorithm may not be activated: see 'mktmectl status'";
+		else if (e == EEXIST)
+			h = " — the keyring has a key of that name: choose another name or revoke it first";
 		return fail(errno_exit(e), "cannot create %s key '%s' (%s): %s%s",
 			    type, name, alg, strerror(e), h);
 	}

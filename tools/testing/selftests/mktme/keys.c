@@ -186,11 +186,39 @@ TEST_F(keys, no_read_no_update)
 	int key = add_mktme_key("noread", "type=cpu");
 
 	ASSERT_LT(0, key);
-	/* No read method; no update method, so nobody gets Write permission */
+	/* No read method; the update method refuses: a key never changes */
 	EXPECT_EQ(-1, keyctl(KEYCTL_READ, key, (unsigned long)buf, sizeof(buf), 0));
 	EXPECT_EQ(EOPNOTSUPP, errno);
 	EXPECT_EQ(-1, keyctl(KEYCTL_UPDATE, key, (unsigned long)"type=cpu", 8, 0));
-	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(EEXIST, errno);
+	keyctl(KEYCTL_UNLINK, key, KEY_SPEC_PROCESS_KEYRING, 0, 0);
+}
+
+/*
+ * add_key() of a description the keyring holds would replace the key and
+ * erase the memory of every process using it: it fails, and the key and
+ * the memory under it stay.
+ */
+TEST_F(keys, add_of_an_existing_name_keeps_the_key)
+{
+	size_t len = getpagesize();
+	int key = add_mktme_key("twice", "type=cpu");
+	char *buf = map_encrypted(len, key), ref[len];
+
+	ASSERT_LT(0, key);
+	ASSERT_NE(MAP_FAILED, buf);
+	memset(ref, 0x77, len);
+	memcpy(buf, ref, len);
+	EXPECT_EQ(-1, add_mktme_key("twice", "type=cpu"));
+	EXPECT_EQ(EEXIST, errno);
+	EXPECT_EQ(-1, add_mktme_key("twice", "type=cpu algorithm=aes-xts-256"));
+	EXPECT_EQ(EEXIST, errno);
+	/* the same key, still live, and the memory under it intact */
+	EXPECT_EQ(key, keyctl(KEYCTL_SEARCH, KEY_SPEC_PROCESS_KEYRING,
+			      (unsigned long)MKTME_KEY_TYPE, (unsigned long)"twice", 0));
+	EXPECT_LE(0, keyctl(KEYCTL_DESCRIBE, key, (unsigned long)NULL, 0, 0));
+	EXPECT_EQ(0, memcmp(buf, ref, len));
+	munmap(buf, len);
 	keyctl(KEYCTL_UNLINK, key, KEY_SPEC_PROCESS_KEYRING, 0, 0);
 }
 
