@@ -20,6 +20,7 @@ import argparse
 import re
 import sys
 
+RETRY = re.compile(r'^\s+# MKTME-RETRY: (\S+) failed \(exit (\d+)\)')
 RESULT = re.compile(r'^(ok|not ok) \d+ (mm(?:-keyed)?)/(\S+)(.*)$')
 TOTALS = re.compile(r'^\s+(?:# )+Totals: (.*)$')
 WALL = re.compile(r'^mktme-init: mm selftests wall time: plain (\d+) ms, keyed (\d+) ms')
@@ -31,7 +32,11 @@ def parse(path):
     with open(path, errors='replace') as f:
         for line in f:
             line = line.rstrip('\n')
-            if m := TOTALS.match(line):
+            if m := RETRY.match(line):
+                print(f'mm selftests: {m.group(1)} failed once (exit {m.group(2)}) '
+                      'and was run again')
+                totals = None
+            elif m := TOTALS.match(line):
                 totals = m.group(1)         # the last one before the result
             elif m := RESULT.match(line):
                 res = m.group(1)
