@@ -367,8 +367,13 @@ struct key_type key_type_mktme = {
  *	semaphore held for reading, so that the key cannot be revoked until
  *	mktme_key_put()
  *
+ * Using a key takes Search permission, as for every other key the kernel
+ * uses on a caller's behalf (keyctl_pkey, fscrypt): possessing the key, or
+ * a grant of Search; View, which a key's owner has by default, is not
+ * enough, so a process that does not possess a root key cannot use it.
+ *
  * Return: the KeyID, or -ENOKEY, -EKEYREVOKED, -EKEYEXPIRED, -EACCES (no
- * View permission), -EINVAL (not an mktme key).
+ * Search permission), -EINVAL (not an mktme key).
  */
 int mktme_key_get(key_serial_t serial, struct key **keyp)
 {
@@ -380,7 +385,7 @@ int mktme_key_get(key_serial_t serial, struct key **keyp)
 	*keyp = NULL;
 	if (serial == MKTME_NO_KEY)
 		return 0;
-	ref = lookup_user_key(serial, 0, KEY_NEED_VIEW);
+	ref = lookup_user_key(serial, 0, KEY_NEED_SEARCH);
 	if (IS_ERR(ref))
 		return PTR_ERR(ref);
 	key = key_ref_to_ptr(ref);

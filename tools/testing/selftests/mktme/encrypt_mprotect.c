@@ -49,7 +49,7 @@ FIXTURE_TEARDOWN(em)
 	if (self->buf && self->buf != MAP_FAILED)
 		munmap(self->buf, self->len);
 	if (self->key > 0)
-		keyctl(KEYCTL_UNLINK, self->key, KEY_SPEC_PROCESS_KEYRING, 0, 0);
+		keyctl(KEYCTL_UNLINK, self->key, test_keyring(), 0, 0);
 }
 
 static void fill(char *p, size_t len, unsigned int seed)
@@ -164,7 +164,7 @@ TEST_F(em, argument_order)
 TEST_F(em, errors)
 {
 	int user_key = syscall(__NR_add_key, "user", "em-user", "x", 1,
-			       KEY_SPEC_PROCESS_KEYRING);
+			       test_keyring());
 	int revoked = add_mktme_key("em-revoked", "type=cpu");
 	char *file, *shared;
 	int fd;
@@ -213,14 +213,31 @@ TEST_F(em, errors)
 	EXPECT_EQ(EINVAL, errno);
 
 	munmap(shared, self->page);
-	keyctl(KEYCTL_UNLINK, user_key, KEY_SPEC_PROCESS_KEYRING, 0, 0);
-	keyctl(KEYCTL_UNLINK, revoked, KEY_SPEC_PROCESS_KEYRING, 0, 0);
+	keyctl(KEYCTL_UNLINK, user_key, test_keyring(), 0, 0);
+	keyctl(KEYCTL_UNLINK, revoked, test_keyring(), 0, 0);
 }
 
-TEST_F(em, key_needs_view_permission)
+/*
+ * Using a key takes Search permission, as for keys the kernel uses
+ * elsewhere (keyctl_pkey, fscrypt): View is not enough.  The key's owner
+ * that does not possess it (a process in a session keyring of its own)
+ * has only View by default, and so does a possessor given only View.
+ */
+TEST_F(em, key_needs_search_permission)
 {
-	/* Possessor may do nothing with the key: lookups fail with EACCES */
-	ASSERT_EQ(0, keyctl(KEYCTL_SETPERM, self->key, 0, 0, 0));
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0, 0, 0, 0) < 0)
+			_exit(2);
+		_exit(sys_encrypt_mprotect(self->buf, self->len, PROT_READ, self->key, 0) == -1 &&
+		      errno == EACCES ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("the owner used a key it does not possess");
+	ASSERT_EQ(0, keyctl(KEYCTL_SETPERM, self->key, KEY_POS_VIEW, 0, 0));
 	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len, PROT_READ, self->key, 0));
 	EXPECT_EQ(EACCES, errno);
 }

@@ -107,7 +107,7 @@ TEST_F(keys, payload_with_nul_or_too_long_is_einval)
 	char big[MKTME_MAX_PAYLOAD + 2];
 
 	EXPECT_EQ(-1, syscall(__NR_add_key, MKTME_KEY_TYPE, "nul", nul, sizeof(nul) - 1,
-			      KEY_SPEC_PROCESS_KEYRING));
+			      test_keyring()));
 	EXPECT_EQ(EINVAL, errno);
 	memset(big, ' ', sizeof(big) - 1);
 	memcpy(big, "type=cpu", 8);
@@ -134,7 +134,7 @@ TEST_F(keys, cpu_key_takes_a_keyid_and_describes_itself)
 	EXPECT_NE(NULL, strstr(desc, "ctr1: keyid="));
 	EXPECT_NE(NULL, strstr(desc, " type=cpu algorithm=aes-xts-128"));
 	EXPECT_LT(0, key_keyid(key));
-	EXPECT_EQ(0, keyctl(KEYCTL_UNLINK, key, KEY_SPEC_PROCESS_KEYRING, 0, 0));
+	EXPECT_EQ(0, keyctl(KEYCTL_UNLINK, key, test_keyring(), 0, 0));
 }
 
 TEST_F(keys, every_type_and_algorithm)
@@ -154,7 +154,7 @@ TEST_F(keys, every_type_and_algorithm)
 			TH_LOG("\"%s\": %s", good[i], strerror(errno));
 		}
 		if (key > 0)
-			keyctl(KEYCTL_UNLINK, key, KEY_SPEC_PROCESS_KEYRING, 0, 0);
+			keyctl(KEYCTL_UNLINK, key, test_keyring(), 0, 0);
 	}
 }
 
@@ -171,7 +171,7 @@ TEST_F(keys, user_keys_only_with_the_boot_option)
 	key = add_mktme_key("user", "type=user key=" K16 " tweak=" T16);
 	if (allowed) {
 		ASSERT_LT(0, key);
-		keyctl(KEYCTL_UNLINK, key, KEY_SPEC_PROCESS_KEYRING, 0, 0);
+		keyctl(KEYCTL_UNLINK, key, test_keyring(), 0, 0);
 	} else {
 		ASSERT_EQ(-1, key);
 		ASSERT_EQ(EOPNOTSUPP, errno);
@@ -191,7 +191,7 @@ TEST_F(keys, no_read_no_update)
 	EXPECT_EQ(EOPNOTSUPP, errno);
 	EXPECT_EQ(-1, keyctl(KEYCTL_UPDATE, key, (unsigned long)"type=cpu", 8, 0));
 	EXPECT_EQ(EEXIST, errno);
-	keyctl(KEYCTL_UNLINK, key, KEY_SPEC_PROCESS_KEYRING, 0, 0);
+	keyctl(KEYCTL_UNLINK, key, test_keyring(), 0, 0);
 }
 
 /*
@@ -214,12 +214,12 @@ TEST_F(keys, add_of_an_existing_name_keeps_the_key)
 	EXPECT_EQ(-1, add_mktme_key("twice", "type=cpu algorithm=aes-xts-256"));
 	EXPECT_EQ(EEXIST, errno);
 	/* the same key, still live, and the memory under it intact */
-	EXPECT_EQ(key, keyctl(KEYCTL_SEARCH, KEY_SPEC_PROCESS_KEYRING,
+	EXPECT_EQ(key, keyctl(KEYCTL_SEARCH, test_keyring(),
 			      (unsigned long)MKTME_KEY_TYPE, (unsigned long)"twice", 0));
 	EXPECT_LE(0, keyctl(KEYCTL_DESCRIBE, key, (unsigned long)NULL, 0, 0));
 	EXPECT_EQ(0, memcmp(buf, ref, len));
 	munmap(buf, len);
-	keyctl(KEYCTL_UNLINK, key, KEY_SPEC_PROCESS_KEYRING, 0, 0);
+	keyctl(KEYCTL_UNLINK, key, test_keyring(), 0, 0);
 }
 
 /* Capabilities are dropped in a child, so privilege cannot mask the check. */
@@ -287,7 +287,7 @@ TEST_F_TIMEOUT(keys, every_package_keeps_an_online_cpu, 60)
 	EXPECT_EQ(EBUSY, errno);
 	EXPECT_EQ(1, read_long_file(CPU1_ONLINE));
 	ASSERT_EQ(0, keyctl(KEYCTL_REVOKE, key, 0, 0, 0));
-	ASSERT_EQ(0, keyctl(KEYCTL_UNLINK, key, KEY_SPEC_PROCESS_KEYRING, 0, 0));
+	ASSERT_EQ(0, keyctl(KEYCTL_UNLINK, key, test_keyring(), 0, 0));
 	if (!no_keyids_in_use())
 		SKIP(return, "KeyIDs of earlier tests are still in use");
 

@@ -13,6 +13,11 @@
 #include <linux/capability.h>
 #include <linux/keyctl.h>
 #include <linux/mktme.h>
+
+/* Key permissions (keyctl(2)), which no UAPI header defines */
+#ifndef KEY_POS_VIEW
+#define KEY_POS_VIEW	0x01000000
+#endif
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -33,10 +38,27 @@ static inline long sys_encrypt_mprotect(void *addr, size_t len, int prot,
 	return syscall(__NR_encrypt_mprotect, addr, len, prot, serial, flags);
 }
 
+/*
+ * Tests keep their keys in a session keyring of their own, joined on first
+ * use: using a key takes possessing it (or a Search grant), and a child
+ * inherits its parent's session keyring, not its process keyring; the
+ * keys go with the test's processes.
+ */
+static inline int test_keyring(void)
+{
+	static int joined;
+
+	if (!joined) {
+		syscall(__NR_keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0UL);
+		joined = 1;
+	}
+	return KEY_SPEC_SESSION_KEYRING;
+}
+
 static inline int add_mktme_key(const char *desc, const char *payload)
 {
 	return syscall(__NR_add_key, MKTME_KEY_TYPE, desc, payload,
-		       strlen(payload), KEY_SPEC_PROCESS_KEYRING);
+		       strlen(payload), test_keyring());
 }
 
 static inline long keyctl(int op, unsigned long a, unsigned long b,

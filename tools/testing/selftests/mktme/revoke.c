@@ -83,7 +83,7 @@ FIXTURE_TEARDOWN(revoke)
 	if (self->buf && self->buf != MAP_FAILED)
 		munmap(self->buf, self->len);
 	if (self->key > 0)
-		keyctl(KEYCTL_UNLINK, self->key, KEY_SPEC_PROCESS_KEYRING, 0, 0);
+		keyctl(KEYCTL_UNLINK, self->key, test_keyring(), 0, 0);
 }
 
 TEST_F(revoke, mapping_gone_slot_reprogrammed_keyid_returned)
