@@ -32,6 +32,24 @@
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
+/* From 32-bit protected mode: our page tables, long mode, jump to @target */
+.macro enter_long_mode target
+	mov $pml4, %eax
+	mov %eax, %cr3
+	mov %cr4, %eax
+	or $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
+	mov %eax, %cr4
+	mov $MSR_EFER, %ecx
+	rdmsr
+	or $(EFER_LME | EFER_NXE), %eax
+	wrmsr
+	mov %cr0, %eax
+	and $~CR0_EM, %eax
+	or $(CR0_PG | CR0_MP | CR0_NE), %eax
+	mov %eax, %cr0
+	ljmp $GDT_CODE64, $\target
+.endm
+
 	.section .note.Xen, "a", @note
 	.balign 4
 	.long 4				/* namesz */
@@ -105,20 +123,7 @@ _start32:
 	cmp $NR_KEYIDS, %ecx
 	jb 2b
 
-	mov $pml4, %eax
-	mov %eax, %cr3
-	mov %cr4, %eax
-	or $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
-	mov %eax, %cr4
-	mov $MSR_EFER, %ecx
-	rdmsr
-	or $(EFER_LME | EFER_NXE), %eax
-	wrmsr
-	mov %cr0, %eax
-	and $~CR0_EM, %eax
-	or $(CR0_PG | CR0_MP | CR0_NE), %eax
-	mov %eax, %cr0
-	ljmp $GDT_CODE64, $start64
+	enter_long_mode start64
 
 /*
  * A second CPU (start_ap() in lib.c): the INIT-SIPI-SIPI sequence starts
@@ -149,20 +154,7 @@ ap_start32:
 	mov %eax, %ds
 	mov %eax, %es
 	mov %eax, %ss
-	mov $pml4, %eax
-	mov %eax, %cr3
-	mov %cr4, %eax
-	or $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
-	mov %eax, %cr4
-	mov $MSR_EFER, %ecx
-	rdmsr
-	or $(EFER_LME | EFER_NXE), %eax
-	wrmsr
-	mov %cr0, %eax
-	and $~CR0_EM, %eax
-	or $(CR0_PG | CR0_MP | CR0_NE), %eax
-	mov %eax, %cr0
-	ljmp $GDT_CODE64, $ap_start64
+	enter_long_mode ap_start64
 
 	/* No way to run our page tables: say so and exit with status 5 */
 no_lm:

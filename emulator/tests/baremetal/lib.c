@@ -425,6 +425,19 @@ void tohex(char *dst, const u8 *src, size_t n)
 	dst[2 * n] = '\0';
 }
 
+bool host_kat(char *reply, size_t size, int bits, const u8 *k1, const u8 *k2,
+	      u64 pa, const u8 *pt, size_t n)
+{
+	static char hk1[65], hk2[65], hpt[2 * 512 + 1];
+
+	tohex(hk1, k1, bits / 8);
+	tohex(hk2, k2, bits / 8);
+	tohex(hpt, pt, n);
+	host_request(reply, size, "kat bits=%d k1=%s k2=%s pa=0x%lx pt=%s",
+		     bits, hk1, hk2, (unsigned long)pa, hpt);
+	return !strcmp(reply, "ok");
+}
+
 u64 arg_u64(const char *cmdline, const char *key, u64 def)
 {
 	const char *v = arg(cmdline, key);

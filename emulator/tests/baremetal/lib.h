@@ -260,6 +260,13 @@ static inline bool fw_cfg_dma_read(u16 key, u64 pa, u32 len)
  */
 bool start_ap(unsigned int apic_id, void (*fn)(void));
 
+/*
+ * Ask the host whether RAM at @pa holds OpenSSL's AES-XTS of @pt (@n bytes,
+ * at most 512) under @k1/@k2 (@bits / 8 bytes each); its reply in @reply.
+ */
+bool host_kat(char *reply, size_t size, int bits, const u8 *k1, const u8 *k2,
+	      u64 pa, const u8 *pt, size_t n);
+
 /* @n bytes of a pattern from @seed; @n bytes as 2 * @n hex digits */
 void fill_pattern(u8 *p, size_t n, u32 seed);
 void tohex(char *dst, const u8 *src, size_t n);

@@ -77,14 +77,7 @@ static void start(u64 before[KINDS])
 /* Does DRAM at @pa hold KeyID 1's ciphertext (k1/k2) of @pt? */
 static bool in_dram(u64 pa, const u8 *pt, size_t n)
 {
-	static char hk1[33], hk2[33], hpt[2 * 256 + 1];
-
-	tohex(hk1, k1, 16);
-	tohex(hk2, k2, 16);
-	tohex(hpt, pt, n);
-	host_request(reply, sizeof(reply), "kat bits=128 k1=%s k2=%s pa=0x%lx pt=%s",
-		     hk1, hk2, (unsigned long)pa, hpt);
-	return !strcmp(reply, "ok");
+	return host_kat(reply, sizeof(reply), 128, k1, k2, pa, pt, n);
 }
 
 static void test_dirty_alias(void)

@@ -45,20 +45,6 @@ static void store64(void *dst, const void *src, size_t n)
 		d[i] = s[i];
 }
 
-/* Ask the host to compare RAM at pa with OpenSSL's XTS of pt. */
-static bool host_kat(int bits, const u8 *k1, const u8 *k2, u64 pa,
-		     const u8 *pt, size_t n)
-{
-	static char hk1[65], hk2[65], hpt[2 * 512 + 1];
-
-	tohex(hk1, k1, bits / 8);
-	tohex(hk2, k2, bits / 8);
-	tohex(hpt, pt, n);
-	host_request(reply, sizeof(reply), "kat bits=%d k1=%s k2=%s pa=0x%lx pt=%s",
-		     bits, hk1, hk2, (unsigned long)pa, hpt);
-	return !strcmp(reply, "ok");
-}
-
 static void test_known_answer(int bits, unsigned int keyid, u64 pa)
 {
 	const u8 *k1 = bits == 128 ? k128_1 : k256_1;
@@ -76,7 +62,7 @@ static void test_known_answer(int bits, unsigned int keyid, u64 pa)
 	store64(kva(keyid, pa), pt, sizeof(pt));
 	/* the lines reach DRAM when written back */
 	flush_lines(kva(keyid, pa), sizeof(pt));
-	ktap_result(host_kat(bits, k1, k2, pa, pt, sizeof(pt)),
+	ktap_result(host_kat(reply, sizeof(reply), bits, k1, k2, pa, pt, sizeof(pt)),
 		    "AES-XTS-%d: RAM at 0x%lx holds OpenSSL's ciphertext of what KeyID %u wrote (%s)",
 		    bits, (unsigned long)pa, keyid, reply);
 	memcpy(back, kva(keyid, pa), sizeof(back));
@@ -238,7 +224,7 @@ static void test_dma(unsigned int keyid, u64 pa)
 	ok2 = fw_cfg_dma_read(FW_CFG_FILE_DIR, (u64)keyid << shift | pa, sizeof(plain));
 	ktap_result(ok1 && ok2 && !memcmp(kva(keyid, pa), plain, sizeof(plain)),
 		    "device DMA (fw_cfg) to a KeyID address: the CPU reads it back in plaintext");
-	ktap_result(host_kat(128, k128_1, k128_2, pa, plain, sizeof(plain)),
+	ktap_result(host_kat(reply, sizeof(reply), 128, k128_1, k128_2, pa, plain, sizeof(plain)),
 		    "device DMA: RAM holds the ciphertext (%s)", reply);
 }
 
@@ -317,7 +303,7 @@ static void test_package_scope(void)
 	host_request(reply, sizeof(reply), "keys keyid=1");
 	ktap_result(!strcmp(reply, "p0=direct/aes-xts-128/1 p1=unprogrammed/-/0"),
 		    "KeyID 1 is programmed on package 0 only (%s)", reply);
-	host_kat(128, k128_1, k128_2, NODE1_PA, pt, LINE);
+	host_kat(reply, sizeof(reply), 128, k128_1, k128_2, NODE1_PA, pt, LINE);
 	ktap_result(strncmp(reply, "mismatch", 8) == 0,
 		    "node 1 memory is encrypted with package 1's key, not package 0's");
 }

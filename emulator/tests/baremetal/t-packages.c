@@ -65,14 +65,7 @@ static void ap_do(int cmd)
 /* Does RAM at @pa hold the XTS ciphertext of @pt under @k1 (tweak key)? */
 static bool in_dram(const u8 *k1, u64 pa)
 {
-	static char hk1[33], hk2[33], hpt[2 * LINE + 1];
-
-	tohex(hk1, k1, 16);
-	tohex(hk2, tweak, 16);
-	tohex(hpt, pt, LINE);
-	host_request(reply, sizeof(reply), "kat bits=128 k1=%s k2=%s pa=0x%lx pt=%s",
-		     hk1, hk2, (unsigned long)pa, hpt);
-	return !strcmp(reply, "ok");
+	return host_kat(reply, sizeof(reply), 128, k1, tweak, pa, pt, LINE);
 }
 
 int main(const char *cmdline)
