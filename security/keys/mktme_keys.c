@@ -18,9 +18,11 @@
 #include <linux/moduleparam.h>
 #include <linux/parser.h>
 #include <linux/random.h>
+#include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/swap.h>
 #include <linux/workqueue.h>
 #include <keys/user-type.h>
 #include <uapi/linux/mktme.h>
@@ -50,8 +52,9 @@ static const char * const kind_names[] = {
 
 #define MKTME_MAX_KEY_LEN	32
 
-/* What preparse parsed; freed, wiped, by free_preparse */
+/* What preparse parsed and reserved; freed, wiped, by free_preparse */
 struct mktme_options {
+	int keyid;		/* until instantiate takes it */
 	enum mktme_key_kind kind;
 	u32 alg;
 	unsigned int key_len;
@@ -177,6 +180,34 @@ static int mktme_parse(char *data, struct mktme_options *o)
 	return 0;
 }
 
+/* Erases of destroyed keys, queued by mktme_destroy() */
+static struct workqueue_struct *mktme_retire_wq;
+
+/*
+ * A free KeyID.  When none is left, first finish what is pending: keys
+ * invalidated, expired or unlinked that the key garbage collector has yet
+ * to destroy, and the erases of destroyed keys; a KeyID that waits only
+ * for them is not taken.  Called from preparse, where no keyring is locked
+ * (the collector locks keyrings).
+ */
+static int mktme_reserve_keyid(void)
+{
+	int keyid, pass;
+
+	for (pass = 0; ; pass++) {
+		keyid = mktme_keyid_alloc();
+		if (keyid != -ENOSPC || pass == 3)
+			return keyid;
+		/* The collector drops unlinked keys after an RCU grace period */
+		flush_work(&key_gc_work);
+		rcu_barrier();
+		flush_work(&key_gc_work);
+		flush_workqueue(mktme_retire_wq);
+		/* Their last pages may wait in per-CPU LRU batches */
+		lru_add_drain_all();
+	}
+}
+
 static int mktme_preparse(struct key_preparsed_payload *prep)
 {
 	struct mktme_options *o;
@@ -200,6 +231,11 @@ static int mktme_preparse(struct key_preparsed_payload *prep)
 	if (!ret && o->kind == MKTME_TYPE_USER && !user_keys)
 		ret = -EOPNOTSUPP;
 	if (!ret) {
+		o->keyid = mktme_reserve_keyid();
+		if (o->keyid < 0)
+			ret = o->keyid;
+	}
+	if (!ret) {
 		prep->payload.data[0] = o;
 		prep->quotalen = sizeof(struct mktme_payload);
 		o = NULL;
@@ -212,7 +248,12 @@ out:
 
 static void mktme_free_preparse(struct key_preparsed_payload *prep)
 {
-	kfree_sensitive(prep->payload.data[0]);
+	struct mktme_options *o = prep->payload.data[0];
+
+	/* Never programmed: no package holds a key for it */
+	if (o && o->keyid > 0)
+		mktme_keyid_free(o->keyid);
+	kfree_sensitive(o);
 }
 
 static int mktme_program(int keyid, struct mktme_options *o)
@@ -258,23 +299,23 @@ static int mktme_instantiate(struct key *key, struct key_preparsed_payload *prep
 	p = kzalloc(sizeof(*p), GFP_KERNEL);
 	if (!p)
 		return -ENOMEM;
-	keyid = mktme_keyid_alloc();
-	if (keyid < 0) {
-		ret = keyid;
-		goto err_free;
-	}
+	keyid = o->keyid;
+	o->keyid = 0;
 	ret = mktme_program(keyid, o);
 	memzero_explicit(o->key, sizeof(o->key));
 	memzero_explicit(o->tweak, sizeof(o->tweak));
 	if (ret) {
-		/* Some packages may hold the key: retire the KeyID unless erased */
+		/* Some packages may hold the key: quarantine the KeyID unless erased */
 		if (!mktme_erase(keyid, o->alg))
 			mktme_keyid_free(keyid);
+		else
+			mktme_keyid_quarantine(keyid);
 		goto err_free;
 	}
 	p->keyid = keyid;
 	p->kind = o->kind;
 	p->alg = o->alg;
+	mktme_keyid_set_owner(keyid, key);
 	WRITE_ONCE(keyid_serials[keyid], key->serial);
 	rcu_assign_keypointer(key, p);
 	return 0;
@@ -308,8 +349,8 @@ static void mktme_revoke(struct key *key)
 	if (!p || p->erased)
 		return;
 	WRITE_ONCE(keyid_serials[p->keyid], 0);
-	if (mktme_revoke_keyid(p->keyid, p->alg))
-		pr_err("KeyID %d could not be erased\n", p->keyid);
+	/* A KeyID that could not be erased is quarantined, and said so */
+	mktme_revoke_keyid(p->keyid, p->alg);
 	p->erased = true;
 }
 
@@ -319,11 +360,18 @@ static void mktme_retire_fn(struct work_struct *work)
 	struct mktme_payload *p = container_of(work, struct mktme_payload, retire);
 
 	WRITE_ONCE(keyid_serials[p->keyid], 0);
-	if (mktme_revoke_keyid(p->keyid, p->alg))
-		pr_err("KeyID %d could not be erased\n", p->keyid);
+	mktme_revoke_keyid(p->keyid, p->alg);
 	kfree(p);
 }
 
+/*
+ * A key is destroyed when its last reference goes: its keyring links, and
+ * one held by each mm that uses its KeyID (arch/x86/mm/mktme/users.c).
+ * So invalidating a key, its expiry, or unlinking it from every keyring
+ * erases nothing in use: no new use can find the key, and what its users
+ * hold is erased when the last of them is gone.  Only revocation tears
+ * memory down while it is in use.
+ */
 static void mktme_destroy(struct key *key)
 {
 	struct mktme_payload *p = key->payload.data[0];
@@ -335,7 +383,7 @@ static void mktme_destroy(struct key *key)
 		return;
 	}
 	INIT_WORK(&p->retire, mktme_retire_fn);
-	schedule_work(&p->retire);
+	queue_work(mktme_retire_wq, &p->retire);
 }
 
 /*
@@ -418,8 +466,14 @@ static int __init mktme_keys_init(void)
 	if (!mktme_enabled())
 		return 0;
 	keyid_serials = kcalloc(mktme_nr_keyids + 1, sizeof(*keyid_serials), GFP_KERNEL);
-	if (!keyid_serials)
+	mktme_retire_wq = alloc_workqueue("mktme_retire", WQ_UNBOUND, 0);
+	if (!keyid_serials || !mktme_retire_wq) {
+		kfree(keyid_serials);
+		keyid_serials = NULL;
+		if (mktme_retire_wq)
+			destroy_workqueue(mktme_retire_wq);
 		return -ENOMEM;
+	}
 	return register_key_type(&key_type_mktme);
 }
 late_initcall(mktme_keys_init);

@@ -51,6 +51,8 @@ u32 mktme_algorithms(void);
 /* KeyIDs for the key service (security/keys/mktme_keys.c) */
 int mktme_keyid_alloc(void);
 void mktme_keyid_free(int keyid);
+void mktme_keyid_set_owner(unsigned int keyid, struct key *key);
+void mktme_keyid_quarantine(unsigned int keyid);
 int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
 			const u8 *key, const u8 *tweak, unsigned int key_len);
 
@@ -119,9 +121,23 @@ long mktme_mmap_check(unsigned long addr, unsigned long len,
 int mktme_key_get(int serial, struct key **keyp);
 void mktme_key_put(struct key *key);
 int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
-			   unsigned long end, unsigned long prot);
+			   unsigned long end, unsigned long prot,
+			   unsigned int keyid);
 void mktme_vma_set_keyid(struct vm_area_struct *vma, unsigned long start,
 			 unsigned long end);
+
+/*
+ * The mms that use each KeyID, for revocation and for the references
+ * they hold to its key (arch/x86/mm/mktme/users.c); called through
+ * init_new_context(), arch_dup_mmap(), arch_exit_mmap() and
+ * destroy_context().
+ */
+int __mktme_mm_init(struct mm_struct *mm);
+int __mktme_mm_dup(struct mm_struct *oldmm, struct mm_struct *mm);
+void __mktme_mm_exit(struct mm_struct *mm);
+
+/* A setuid or setgid execve(): see mktme_set_default_key() */
+void mktme_exec_secure(struct mm_struct *mm);
 
 /* The KeyID a page's contents are encrypted with; 0: none. */
 int page_keyid(const struct page *page);

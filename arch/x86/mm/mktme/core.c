@@ -14,11 +14,13 @@
 #include <linux/idr.h>
 #include <linux/init.h>
 #include <linux/kernel.h>
+#include <linux/key.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <asm/cpufeature.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
+#include <asm/smp.h>
 
 #include "mktme.h"
 
@@ -43,11 +45,19 @@ phys_addr_t mktme_keyid_mask __ro_after_init;
 struct mktme_geometry mktme_geo __ro_after_init;
 struct mktme_counters mktme_stats;
 atomic_long_t *mktme_keyid_pages __ro_after_init;
+atomic_t *mktme_keyid_users __ro_after_init;
 
 static DEFINE_IDA(mktme_keyid_ida);
 static atomic_t mktme_keyids_used = ATOMIC_INIT(0);
-/* Revoked KeyIDs waiting for their last page to be freed */
-static unsigned long *mktme_draining;
+static struct key **mktme_keyid_owners __ro_after_init;
+/* Revoked or erased: no user is left, and none may come */
+static unsigned long *mktme_dead __ro_after_init;
+/* Erased, waiting for their last user and page to go */
+static unsigned long *mktme_draining __ro_after_init;
+/* Erasing failed: never reused */
+static unsigned long *mktme_quarantined __ro_after_init;
+/* Pages outlived the erasure's WBINVD: lines may be cached still */
+static unsigned long *mktme_unflushed __ro_after_init;
 
 static bool mktme_off __initdata;
 
@@ -162,40 +172,100 @@ int mktme_keyid_alloc(void)
 		if (keyid > 0)
 			atomic_inc(&mktme_keyids_used);
 	}
+	/*
+	 * The key is about to be reprogrammed: no line the old key left in a
+	 * cache (read from a pinned page after the erasure, say) may survive.
+	 */
+	if (keyid > 0 && test_and_clear_bit(keyid, mktme_unflushed))
+		wbinvd_on_all_cpus();
 	cpus_read_unlock();
 	return keyid;
 }
 
 void mktme_keyid_free(int keyid)
 {
+	WRITE_ONCE(mktme_keyid_owners[keyid], NULL);
+	clear_bit(keyid, mktme_dead);
 	ida_free(&mktme_keyid_ida, keyid);
 	atomic_dec(&mktme_keyids_used);
 }
 
+/* KeyIDs handed out and not given up for good (quarantined) */
 int mktme_keyids_in_use(void)
 {
-	return atomic_read(&mktme_keyids_used);
+	return atomic_read(&mktme_keyids_used) - mktme_keyids_quarantined();
 }
 
-/* Back to the pool, once no page holds data under the KeyID. */
-void mktme_keyid_pages_dropped(unsigned int keyid)
+/* The key whose KeyID this is: its users hold references to it. */
+void mktme_keyid_set_owner(unsigned int keyid, struct key *key)
 {
-	if (atomic_long_read(&mktme_keyid_pages[keyid]))
+	WRITE_ONCE(mktme_keyid_owners[keyid], key);
+}
+
+struct key *mktme_keyid_owner(unsigned int keyid)
+{
+	return READ_ONCE(mktme_keyid_owners[keyid]);
+}
+
+/*
+ * An erased KeyID goes back to the pool once nothing can reach it: no mm
+ * uses it (users.c) and no page holds data under it.
+ */
+void mktme_keyid_maybe_free(unsigned int keyid)
+{
+	if (atomic_long_read(&mktme_keyid_pages[keyid]) ||
+	    atomic_read(&mktme_keyid_users[keyid]))
 		return;
 	if (test_and_clear_bit(keyid, mktme_draining))
 		mktme_keyid_free(keyid);
 }
 
-/* The KeyID's key was erased: free it when its pages are gone. */
-void mktme_keyid_retire(unsigned int keyid)
+/* Revocation reached every user: none may start using the KeyID again. */
+void mktme_keyid_kill(unsigned int keyid)
 {
+	set_bit(keyid, mktme_dead);
+}
+
+bool mktme_keyid_dead(unsigned int keyid)
+{
+	return test_bit(keyid, mktme_dead);
+}
+
+/*
+ * The KeyID's key was erased (@erased), or erasing it failed: then some
+ * package may still hold the key, and the KeyID is never used again.
+ */
+void mktme_keyid_retire(unsigned int keyid, bool erased)
+{
+	mktme_keyid_kill(keyid);
+	if (!erased) {
+		if (!test_and_set_bit(keyid, mktme_quarantined))
+			pr_err("KeyID %u could not be erased: quarantined, never reused\n",
+			       keyid);
+		return;
+	}
 	set_bit(keyid, mktme_draining);
-	mktme_keyid_pages_dropped(keyid);
+	if (atomic_long_read(&mktme_keyid_pages[keyid]) ||
+	    atomic_read(&mktme_keyid_users[keyid]))
+		set_bit(keyid, mktme_unflushed);
+	mktme_keyid_maybe_free(keyid);
+}
+
+/* A KeyID that some package may hold a key for that nobody can erase */
+void mktme_keyid_quarantine(unsigned int keyid)
+{
+	atomic64_inc(&mktme_stats.erase_failures);
+	mktme_keyid_retire(keyid, false);
 }
 
 int mktme_keyids_draining(void)
 {
 	return bitmap_weight(mktme_draining, mktme_nr_keyids + 1);
+}
+
+int mktme_keyids_quarantined(void)
+{
+	return bitmap_weight(mktme_quarantined, mktme_nr_keyids + 1);
 }
 
 static int __init mktme_init(void)
@@ -212,8 +282,14 @@ static int __init mktme_init(void)
 		mktme_geo.algs & MKTME_ALG_AES_XTS_256 ? "AES-XTS-256" : "");
 
 	mktme_keyid_pages = kcalloc(nr + 1, sizeof(*mktme_keyid_pages), GFP_KERNEL);
+	mktme_keyid_users = kcalloc(nr + 1, sizeof(*mktme_keyid_users), GFP_KERNEL);
+	mktme_keyid_owners = kcalloc(nr + 1, sizeof(*mktme_keyid_owners), GFP_KERNEL);
+	mktme_dead = bitmap_zalloc(nr + 1, GFP_KERNEL);
 	mktme_draining = bitmap_zalloc(nr + 1, GFP_KERNEL);
-	if (!mktme_keyid_pages || !mktme_draining) {
+	mktme_quarantined = bitmap_zalloc(nr + 1, GFP_KERNEL);
+	mktme_unflushed = bitmap_zalloc(nr + 1, GFP_KERNEL);
+	if (!mktme_keyid_pages || !mktme_keyid_users || !mktme_keyid_owners ||
+	    !mktme_dead || !mktme_draining || !mktme_quarantined || !mktme_unflushed) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -228,6 +304,7 @@ static int __init mktme_init(void)
 	mktme_keyid_mask = GENMASK_ULL(mktme_keyid_shift + mktme_geo.keyid_bits - 1,
 				       mktme_keyid_shift);
 	physical_mask &= BIT_ULL(mktme_keyid_shift) - 1;
+	mktme_physical_mask_narrowed();
 
 	/* This turns on the allocator hooks and page_address() aliases. */
 	WRITE_ONCE(mktme_nr_keyids, nr);
@@ -240,7 +317,12 @@ fail:
 	pr_err("not enabled: %d\n", ret);
 	kfree(mktme_keyid_pages);
 	mktme_keyid_pages = NULL;
+	kfree(mktme_keyid_users);
+	kfree(mktme_keyid_owners);
+	bitmap_free(mktme_dead);
 	bitmap_free(mktme_draining);
+	bitmap_free(mktme_quarantined);
+	bitmap_free(mktme_unflushed);
 	return ret;
 }
 arch_initcall(mktme_init);

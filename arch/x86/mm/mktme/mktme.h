@@ -36,6 +36,8 @@ struct mktme_counters {
 	atomic64_t pconfig_failures;	/* calls that returned an error */
 	atomic64_t pconfig_retries;
 	atomic64_t erases;		/* KeyIDs erased by revocation */
+	atomic64_t erase_failures;	/* KeyIDs quarantined: erase failed */
+	atomic64_t revoked_mms;		/* mms torn down by revocation */
 	atomic64_t erased_pages;	/* pages unmapped by those */
 	atomic64_t swap_refused;	/* folios kept out of swap */
 	atomic64_t swapin_rekeyed;	/* pages re-keyed when read from swap */
@@ -46,11 +48,22 @@ extern bool mktme_swap_plaintext;
 extern struct mktme_counters mktme_stats;
 /* Pages allocated with each KeyID, indexed by KeyID (0 included) */
 extern atomic_long_t *mktme_keyid_pages;
+/* The mms that use each KeyID (users.c) */
+extern atomic_t *mktme_keyid_users;
 
 int mktme_keyids_in_use(void);
-void mktme_keyid_retire(unsigned int keyid);
-void mktme_keyid_pages_dropped(unsigned int keyid);
+struct key *mktme_keyid_owner(unsigned int keyid);
+void mktme_keyid_kill(unsigned int keyid);
+bool mktme_keyid_dead(unsigned int keyid);
+void mktme_keyid_retire(unsigned int keyid, bool erased);
+void mktme_keyid_maybe_free(unsigned int keyid);
 int mktme_keyids_draining(void);
+int mktme_keyids_quarantined(void);
+
+int mktme_mm_use_keyid(struct mm_struct *mm, unsigned int keyid);
+void mktme_mm_drop_keyid(struct mm_struct *mm, unsigned int keyid);
+unsigned long mktme_revoke_users(unsigned int keyid);
+void mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid);
 
 void mktme_page_set_keyid(struct page *page, int order, unsigned int keyid);
 void mktme_page_change_keyid(struct page *page, unsigned int keyid);
@@ -59,6 +72,7 @@ void *mktme_keyid_address(phys_addr_t pa, unsigned int keyid);
 
 bool __init mktme_detect(void);
 int __init mktme_map_direct_aliases(unsigned int nr_keyids);
+void __init mktme_physical_mask_narrowed(void);
 int __init mktme_sysfs_init(void);
 int __init mktme_hotplug_init(void);
 int mktme_packages_online(void);

@@ -67,6 +67,44 @@ static void mktme_test_keyid_ida(struct kunit *test)
 }
 
 /*
+ * An erased KeyID waits for its pages; one whose erasure failed is never
+ * handed out again, and both are counted.
+ */
+static void mktme_test_keyid_retire_and_quarantine(struct kunit *test)
+{
+	int drained, bad, other, next, quarantined = mktme_keyids_quarantined();
+	int in_use = mktme_keyids_in_use();
+	struct page *page;
+
+	drained = mktme_keyid_alloc();
+	bad = mktme_keyid_alloc();
+	KUNIT_ASSERT_GT(test, drained, 0);
+	KUNIT_ASSERT_GT(test, bad, 0);
+	page = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	mktme_page_change_keyid(page, drained);
+
+	mktme_keyid_retire(drained, true);
+	KUNIT_EXPECT_TRUE(test, mktme_keyid_dead(drained));
+	mktme_keyid_quarantine(bad);
+	KUNIT_EXPECT_EQ(test, mktme_keyids_quarantined(), quarantined + 1);
+	/* A quarantined KeyID is not "in use": it keeps no CPU online */
+	KUNIT_EXPECT_EQ(test, mktme_keyids_in_use(), in_use + 1);
+	/* Neither is free: the lowest free KeyID is another */
+	other = mktme_keyid_alloc();
+	KUNIT_EXPECT_NE(test, other, drained);
+	KUNIT_EXPECT_NE(test, other, bad);
+	mktme_keyid_free(other);
+	/* The page's going frees the drained one, never the quarantined */
+	mktme_page_change_keyid(page, 0);
+	__free_page(page);
+	KUNIT_EXPECT_FALSE(test, mktme_keyid_dead(drained));
+	next = mktme_keyid_alloc();
+	KUNIT_EXPECT_EQ(test, next, min(drained, other));
+	mktme_keyid_free(next);
+}
+
+/*
  * What DRAM holds at @pa, as a cold-boot attacker would see it: the page's
  * lines under @keyid written back first, then read through KeyID 0, whose
  * lines are dropped after.
@@ -324,6 +362,7 @@ static void mktme_test_revoke_erases_every_package(struct kunit *test)
 static struct kunit_case mktme_test_cases[] = {
 	KUNIT_CASE(mktme_test_enumeration),
 	KUNIT_CASE(mktme_test_keyid_ida),
+	KUNIT_CASE(mktme_test_keyid_retire_and_quarantine),
 	KUNIT_CASE(mktme_test_program_every_package),
 	KUNIT_CASE(mktme_test_flush_accounting),
 	KUNIT_CASE(mktme_test_alloc_free),

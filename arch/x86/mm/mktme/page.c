@@ -16,8 +16,12 @@
 #include <linux/page_ext.h>
 #include <linux/sched.h>
 #include <linux/io.h>
+#include <linux/kasan.h>
+#include <linux/kfence.h>
 #include <asm/cacheflush.h>
+#include <asm/pgalloc.h>
 #include <asm/pgtable.h>
+#include <asm/tlbflush.h>
 
 #include "../mm_internal.h"
 #include "mktme.h"
@@ -118,7 +122,7 @@ void mktme_page_change_keyid(struct page *page, unsigned int keyid)
 	if (keyid)
 		atomic_long_inc(&mktme_keyid_pages[keyid]);
 	if (old && atomic_long_dec_and_test(&mktme_keyid_pages[old]))
-		mktme_keyid_pages_dropped(old);
+		mktme_keyid_maybe_free(old);
 }
 
 /* Bounce buffer for one page's plaintext, used with preemption disabled */
@@ -197,6 +201,8 @@ void __mktme_alloc_page(struct page *page, int order)
 
 	if (!keyid && !atomic_long_read(&mktme_keyed_pages))
 		return;
+	/* Revocation left no mm that could ask for it (users.c) */
+	VM_WARN_ON_ONCE(keyid && mktme_keyid_dead(keyid));
 	mktme_page_set_keyid(page, order, keyid);
 	if (keyid)
 		atomic_long_add(1L << order, &mktme_keyid_pages[keyid]);
@@ -213,7 +219,7 @@ void __mktme_free_page(struct page *page, int order)
 	for (i = 0; i < 1UL << order; i++) {
 		keyid = page_keyid(nth_page(page, i));
 		if (keyid && atomic_long_dec_and_test(&mktme_keyid_pages[keyid]))
-			mktme_keyid_pages_dropped(keyid);
+			mktme_keyid_maybe_free(keyid);
 	}
 }
 
@@ -243,6 +249,161 @@ void arch_alloc_page_for_vma_end(unsigned int keyid, struct page *page,
 	}
 }
 
+#ifdef CONFIG_DEBUG_VM
+/* A user mapping of @nr pages from @pfn under @keyid: is it theirs? */
+static void mktme_check_keyid(struct mm_struct *mm, unsigned long pfn,
+			      unsigned int keyid, unsigned int nr)
+{
+	unsigned int i;
+	int page_id;
+
+	if (!mktme_enabled() || mm == &init_mm ||
+	    (!keyid && !atomic_long_read(&mktme_keyed_pages)))
+		return;
+	for (i = 0; i < nr && pfn_valid(pfn + i); i++) {
+		page_id = page_keyid(pfn_to_page(pfn + i));
+		if (page_id != keyid) {
+			WARN_ONCE(1, "x86/mktme: PTE with KeyID %u for pfn %#lx, a page of KeyID %d\n",
+				  keyid, pfn + i, page_id);
+			return;
+		}
+	}
+}
+
+void mktme_check_ptes_set(struct mm_struct *mm, pte_t pte, unsigned int nr)
+{
+	if (pte_present(pte))
+		mktme_check_keyid(mm, pte_pfn(pte),
+				  (pte_val(pte) & mktme_keyid_mask) >> mktme_keyid_shift, nr);
+}
+
+void mktme_check_pmd_set(struct mm_struct *mm, pmd_t pmd)
+{
+	if (pmd_present(pmd) && pmd_leaf(pmd))
+		mktme_check_keyid(mm, pmd_pfn(pmd),
+				  (pmd_val(pmd) & mktme_keyid_mask) >> mktme_keyid_shift, 1);
+}
+#endif
+
+#ifdef CONFIG_KFENCE
+/*
+ * KFENCE makes its free objects' pages not present by flipping the
+ * Present bit of their direct-map PTEs, and inverts the address bits of
+ * such PTEs against L1TF using the physical-address mask of the moment.
+ * Pages protected before MKTME took the KeyID bits out of that mask got
+ * those bits set too, and unprotecting them now would leave them set: a
+ * present PTE with KeyID 2^bits - 1.  Clear them; the inverted address
+ * stays above the end of memory.  Called right after the mask narrowed;
+ * a KFENCE allocation in between would take a spurious fault.
+ */
+static void __init mktme_fix_kfence_ptes(void)
+{
+	unsigned long addr = (unsigned long)__kfence_pool;
+	unsigned int level;
+	pte_t *pte;
+
+	if (!addr)
+		return;
+	for (; addr < (unsigned long)__kfence_pool + KFENCE_POOL_SIZE; addr += PAGE_SIZE) {
+		pte = lookup_address(addr, &level);
+		if (pte && level == PG_LEVEL_4K && !pte_present(*pte))
+			set_pte(pte, __pte(pte_val(*pte) & ~mktme_keyid_mask));
+	}
+}
+#else
+static inline void mktme_fix_kfence_ptes(void)
+{
+}
+#endif
+
+#ifdef CONFIG_KASAN
+/*
+ * A kernel table, for @pte's level, of our own where @pte points to the
+ * shared zero-shadow table @early (or nowhere): a copy of @early, so that
+ * filling it in changes nothing else.
+ */
+static void *__init mktme_kasan_own_table(void *table, void *early)
+{
+	void *own;
+
+	if (table && table != early)
+		return table;
+	own = (void *)get_zeroed_page(GFP_KERNEL);
+	if (own && table)
+		memcpy(own, early, PAGE_SIZE);
+	return own;
+}
+
+static pud_t *__init mktme_kasan_pud(unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset_k(addr);
+	p4d_t *p4d;
+	pud_t *pud;
+
+	if (pgtable_l5_enabled()) {
+		p4d = mktme_kasan_own_table(pgd_none(*pgd) ? NULL :
+					    (void *)pgd_page_vaddr(*pgd),
+					    kasan_early_shadow_p4d);
+		if (!p4d)
+			return NULL;
+		pgd_populate(&init_mm, pgd, p4d);
+	}
+	p4d = p4d_offset(pgd, addr);
+	pud = mktme_kasan_own_table(p4d_none(*p4d) ? NULL : p4d_pgtable(*p4d),
+				    kasan_early_shadow_pud);
+	if (!pud)
+		return NULL;
+	p4d_populate(&init_mm, p4d, pud);
+	return pud_offset(p4d, addr);
+}
+
+/*
+ * KASAN's shadow of each alias is the direct mapping's own shadow: an
+ * alias reaches the same memory, which is allocated or free whichever
+ * KeyID it is read through.  The KeyID bits sit above bit 39, so an
+ * alias's shadow is the direct mapping's shadow moved by a multiple of
+ * PUD_SIZE, and the alias's PUD entries point to the shadow's PMD tables.
+ */
+static int __init mktme_kasan_alias_shadow(unsigned int nr_keyids)
+{
+	unsigned long a, end, delta;
+	unsigned int keyid;
+	pud_t *src, *dst;
+	int i;
+
+	BUILD_BUG_ON(KASAN_SHADOW_SCALE_SHIFT > 3);
+	for (keyid = 1; keyid <= nr_keyids; keyid++) {
+		delta = ((unsigned long)keyid << mktme_keyid_shift) >> KASAN_SHADOW_SCALE_SHIFT;
+		if (!IS_ALIGNED(delta, PUD_SIZE))
+			return -EINVAL;
+		for (i = 0; i < nr_pfn_mapped; i++) {
+			a = (unsigned long)kasan_mem_to_shadow(pfn_to_kaddr(pfn_mapped[i].start));
+			end = (unsigned long)kasan_mem_to_shadow(pfn_to_kaddr(pfn_mapped[i].end));
+			for (a = ALIGN_DOWN(a, PUD_SIZE); a < end; a += PUD_SIZE) {
+				src = pud_offset(p4d_offset(pgd_offset_k(a), a), a);
+				dst = mktme_kasan_pud(a + delta);
+				if (!dst)
+					return -ENOMEM;
+				set_pud(dst, *src);
+			}
+		}
+	}
+	flush_tlb_all();
+	return 0;
+}
+#else
+static inline int mktme_kasan_alias_shadow(unsigned int nr_keyids)
+{
+	return 0;
+}
+#endif
+
+/* The physical-address mask just lost the KeyID bits */
+void __init mktme_physical_mask_narrowed(void)
+{
+	mktme_fix_kfence_ptes();
+}
+
 /*
  * Map each KeyID's alias of the direct mapping: the same physical ranges,
  * at the direct-mapping address of the physical address with the KeyID
@@ -265,5 +426,5 @@ int __init mktme_map_direct_aliases(unsigned int nr_keyids)
 						     k | PFN_PHYS(pfn_mapped[i].end),
 						     mask, prot);
 	}
-	return 0;
+	return mktme_kasan_alias_shadow(nr_keyids);
 }

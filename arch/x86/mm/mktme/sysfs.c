@@ -31,7 +31,10 @@ MKTME_ATTR(nr_keyids, "%u", mktme_nr_keyids);
 MKTME_ATTR(nr_tdx_keyids, "%u", mktme_geo.nr_tdx_keyids);
 MKTME_ATTR(keyids_in_use, "%d", mktme_keyids_in_use());
 MKTME_ATTR(keyids_draining, "%d", mktme_keyids_draining());
+MKTME_ATTR(keyids_quarantined, "%d", mktme_keyids_quarantined());
 MKTME_ATTR(erases, "%lld", atomic64_read(&mktme_stats.erases));
+MKTME_ATTR(erase_failures, "%lld", atomic64_read(&mktme_stats.erase_failures));
+MKTME_ATTR(revoked_mms, "%lld", atomic64_read(&mktme_stats.revoked_mms));
 MKTME_ATTR(erased_pages, "%lld", atomic64_read(&mktme_stats.erased_pages));
 MKTME_ATTR(cache_flushes, "%lld", atomic64_read(&mktme_stats.flushes));
 MKTME_ATTR(pconfig_calls, "%lld", atomic64_read(&mktme_stats.pconfig_calls));
@@ -82,7 +85,10 @@ static struct attribute *mktme_attrs[] = {
 	&algorithms_attr.attr,
 	&keyids_in_use_attr.attr,
 	&keyids_draining_attr.attr,
+	&keyids_quarantined_attr.attr,
 	&erases_attr.attr,
+	&erase_failures_attr.attr,
+	&revoked_mms_attr.attr,
 	&erased_pages_attr.attr,
 	&cache_flushes_attr.attr,
 	&pconfig_calls_attr.attr,

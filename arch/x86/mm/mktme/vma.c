@@ -197,23 +197,27 @@ static int mktme_prepare_pages(struct mm_struct *mm, unsigned long start,
  * @start: page-aligned start
  * @end: page-aligned end
  * @prot: the new protection
+ * @keyid: the new KeyID, of a key the caller holds
  *
  * No KeyID or protection is changed when this fails.  Pages are prepared
  * first, in ways the process cannot tell from before (mktme_prepare_pages()):
  * unshared, brought back from swap, split from large folios.
  *
- * Return: 0; -ENOMEM for a hole in the range; -EINVAL for a VMA other than
- * private anonymous memory; -EACCES for a protection the VMA may not get;
+ * Return: 0; -ENOMEM for a hole in the range or no memory; -EINVAL for a
+ * VMA other than private anonymous memory; -EACCES for a protection the
+ * VMA may not get;
  * -EBUSY for a page pinned for DMA, or a folio that could not be split or
  * freed from swap; -EINTR for a fatal signal; the error of a fault that
  * brought a page back from swap.
  */
 int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
-			   unsigned long end, unsigned long prot)
+			   unsigned long end, unsigned long prot,
+			   unsigned int keyid)
 {
 	VMA_ITERATOR(vmi, mm, start);
 	unsigned long want = calc_vm_prot_bits(prot, 0), addr = start;
 	struct vm_area_struct *vma;
+	int ret;
 
 	for_each_vma_range(vmi, vma, end) {
 		if (vma->vm_start > addr)
@@ -227,6 +231,9 @@ int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
 	}
 	if (addr < end)
 		return -ENOMEM;
+	ret = mktme_mm_use_keyid(mm, keyid);
+	if (ret)
+		return ret;
 
 	return mktme_prepare_pages(mm, start, end);
 }
@@ -244,8 +251,18 @@ static int mktme_rekey_pte(pte_t *ptep, unsigned long addr,
 	pte_t pte = ptep_get(ptep);
 	struct page *page;
 
-	if (!pte_present(pte))
+	if (!pte_present(pte)) {
+		/*
+		 * Being migrated since the preparing walk (compaction takes
+		 * no mmap_lock): the page would come back with its old KeyID,
+		 * under a VMA that promises the new one.  Wait and redo.
+		 */
+		if (is_swap_pte(pte) && is_migration_entry(pte_to_swp_entry(pte))) {
+			w->addr = addr;
+			return 1;
+		}
 		return 0;
+	}
 	page = vm_normal_page(walk->vma, addr, pte);
 	/* The zero page and other special pages keep KeyID 0 */
 	if (!page || page_keyid(page) == w->keyid)
@@ -269,23 +286,31 @@ static const struct mm_walk_ops mktme_rekey_ops = {
  * @end: page-aligned end within @vma
  *
  * Make vm_page_prot carry the new KeyID (PR_MKTME_REKEY changes vm_flags
- * directly), then move the present pages to it.
- * Huge PMDs are split by the page walk.
+ * directly), then move the present pages to it, and those being migrated
+ * once their migration is done.  Huge PMDs are split by the page walk.
  */
 void mktme_vma_set_keyid(struct vm_area_struct *vma, unsigned long start,
 			 unsigned long end)
 {
 	struct mktme_walk w = { .keyid = vm_flags_keyid(vma->vm_flags) };
 	struct mmu_notifier_range range;
+	int ret;
 
 	/* vm_page_prot follows vm_flags, KeyID included (pgprot_modify()) */
 	vma_set_page_prot(vma);
 
-	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_VMA, 0, vma->vm_mm,
-				start, end);
-	mmu_notifier_invalidate_range_start(&range);
-	walk_page_range(vma->vm_mm, start, end, &mktme_rekey_ops, &w);
-	mmu_notifier_invalidate_range_end(&range);
+	do {
+		mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_VMA, 0,
+					vma->vm_mm, start, end);
+		mmu_notifier_invalidate_range_start(&range);
+		ret = walk_page_range(vma->vm_mm, start, end, &mktme_rekey_ops, &w);
+		mmu_notifier_invalidate_range_end(&range);
+		/* A fault on a migration entry waits for the migration */
+		if (ret == 1) {
+			handle_mm_fault(vma, w.addr, 0, NULL);
+			start = w.addr;
+		}
+	} while (ret == 1);
 }
 
 /* A revoked key's memory: every access is SIGBUS, never a new page. */
@@ -298,8 +323,8 @@ static const struct vm_operations_struct mktme_revoked_vm_ops = {
 	.fault = mktme_revoked_fault,
 };
 
-/* Tear down @mm's mappings of @keyid's memory. */
-static void mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
+/* Tear down @mm's mappings of @keyid's memory; @mm stops using it. */
+void mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
 {
 	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
@@ -319,36 +344,8 @@ static void mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
 				      NULL);
 		vma->vm_ops = &mktme_revoked_vm_ops;
 	}
+	mktme_mm_drop_keyid(mm, keyid);
 	mmap_write_unlock(mm);
-}
-
-/* References to every mm in the system, each once; NULL on no memory */
-static struct mm_struct **mktme_all_mms(unsigned int *count)
-{
-	unsigned int max = nr_processes() + 64, n = 0, i;
-	struct task_struct *p;
-	struct mm_struct **mms, *mm;
-
-	mms = kvcalloc(max, sizeof(*mms), GFP_KERNEL);
-	if (!mms)
-		return NULL;
-	rcu_read_lock();
-	for_each_process(p) {
-		if (n == max)
-			break;
-		mm = get_task_mm(p);
-		if (!mm)
-			continue;
-		for (i = 0; i < n && mms[i] != mm; i++)
-			;
-		if (i < n)
-			mmput_async(mm);
-		else
-			mms[n++] = mm;
-	}
-	rcu_read_unlock();
-	*count = n;
-	return mms;
 }
 
 /**
@@ -356,28 +353,25 @@ static struct mm_struct **mktme_all_mms(unsigned int *count)
  * @keyid: the KeyID of a revoked or destroyed key
  * @alg: its algorithm, for the new key
  *
- * Every mapping of the KeyID's memory in every process is torn down (a
- * later access is SIGBUS), the caches are written back, and every
- * package's key slot gets a fresh random key before this returns; the
- * KeyID goes back to the pool once its last page is freed.
+ * Every mm that uses the KeyID (users.c) has its mappings of the KeyID's
+ * memory torn down (a later access is SIGBUS) and stops using it; the
+ * caches are written back, and every package's key slot gets a fresh
+ * random key before this returns.  The KeyID goes back to the pool once
+ * its last page is freed (a page pinned for DMA keeps it until unpinned);
+ * if the slot could not be reprogrammed, the KeyID is quarantined: never
+ * used again.  The cost grows with the number of mms that use the KeyID,
+ * not with the number of processes.
  *
  * Return: 0, or the error of reprogramming the slot.
  */
 int mktme_revoke_keyid(unsigned int keyid, u32 alg)
 {
 	long before = atomic_long_read(&mktme_keyid_pages[keyid]);
-	struct mm_struct **mms;
-	unsigned int n, i;
+	unsigned long mms;
 	int ret;
 
-	mms = mktme_all_mms(&n);
-	if (!mms)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		mktme_revoke_mm(mms[i], keyid);
-		mmput(mms[i]);
-	}
-	kvfree(mms);
+	mms = mktme_revoke_users(keyid);
+	atomic64_add(mms, &mktme_stats.revoked_mms);
 
 	/* Pages still held in per-CPU LRU batches: free them now */
 	lru_add_drain_all();
@@ -386,9 +380,11 @@ int mktme_revoke_keyid(unsigned int keyid, u32 alg)
 	ret = mktme_program_keyid(keyid, MKTME_KEYID_SET_KEY_RANDOM, alg,
 				  NULL, NULL, 0);
 	atomic64_inc(&mktme_stats.erases);
+	if (ret)
+		atomic64_inc(&mktme_stats.erase_failures);
 	atomic64_add(max(before - atomic_long_read(&mktme_keyid_pages[keyid]), 0L),
 		     &mktme_stats.erased_pages);
-	mktme_keyid_retire(keyid);
+	mktme_keyid_retire(keyid, !ret);
 	return ret;
 }
 
@@ -438,8 +434,13 @@ static struct mm_struct *mktme_target_mm(unsigned long pidfd, unsigned int mode)
  *
  * Checks, in this order: flags (-EINVAL), the process (pidfd errors),
  * CAP_SYS_RESOURCE for another process (-EPERM), ptrace-attach rights on
- * it (-EACCES/-EPERM), the key (as encrypt_mprotect()), pinned pages when
- * re-keying (-EBUSY).  Inherited across fork and execve.
+ * it (-EACCES/-EPERM), a locked binding (-EPERM), the key (as
+ * encrypt_mprotect()), pinned pages when re-keying (-EBUSY).
+ *
+ * A default key set on another process (an admin's binding) is locked:
+ * the process cannot change it without CAP_SYS_RESOURCE.  Inherited
+ * across fork and execve; a setuid or setgid execve() drops a binding the
+ * process made itself, and its revoked state (mktme_exec_secure()).
  */
 int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 			  unsigned long flags, unsigned long unused)
@@ -458,6 +459,11 @@ int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 	mm = mktme_target_mm(pidfd, PTRACE_MODE_ATTACH_REALCREDS);
 	if (IS_ERR(mm))
 		return PTR_ERR(mm);
+	if ((int)pidfd == -1 && test_bit(MMF_MKTME_LOCKED, &mm->flags) &&
+	    !capable(CAP_SYS_RESOURCE)) {
+		ret = -EPERM;
+		goto put_mm;
+	}
 	keyid = mktme_key_get(serial, &key);
 	if (keyid < 0) {
 		ret = keyid;
@@ -467,6 +473,9 @@ int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 		ret = -EINTR;
 		goto put_key;
 	}
+	ret = mktme_mm_use_keyid(mm, keyid);
+	if (ret)
+		goto unlock;
 	if (flags & PR_MKTME_REKEY) {
 		VMA_ITERATOR(vmi, mm, 0);
 
@@ -481,6 +490,8 @@ int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 	mm->def_flags = (mm->def_flags & ~VM_KEYID_MASK) |
 			((unsigned long)keyid << VM_KEYID_SHIFT);
 	clear_bit(MMF_MKTME_REVOKED, &mm->flags);
+	if ((int)pidfd != -1)
+		set_bit(MMF_MKTME_LOCKED, &mm->flags);
 	if (flags & PR_MKTME_REKEY) {
 		VMA_ITERATOR(vmi, mm, 0);
 
@@ -501,6 +512,27 @@ put_key:
 put_mm:
 	mmput(mm);
 	return ret;
+}
+
+/*
+ * A setuid or setgid execve(), on the new mm: the program gets neither a
+ * default key the process chose for itself nor its revoked state, with
+ * which the caller could make the program fail where it likes.  An
+ * admin's binding (locked) stays: the admin chose it, not the caller.
+ */
+void mktme_exec_secure(struct mm_struct *mm)
+{
+	unsigned int keyid;
+
+	if (!mktme_enabled() || test_bit(MMF_MKTME_LOCKED, &mm->flags))
+		return;
+	mmap_write_lock(mm);
+	keyid = vm_flags_keyid(mm->def_flags);
+	mm->def_flags &= ~VM_KEYID_MASK;
+	clear_bit(MMF_MKTME_REVOKED, &mm->flags);
+	if (keyid)
+		mktme_mm_drop_keyid(mm, keyid);
+	mmap_write_unlock(mm);
 }
 
 /* prctl(PR_GET_MKTME_KEY, pidfd): the default key's serial, 0 for none */
