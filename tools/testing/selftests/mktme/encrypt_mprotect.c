@@ -242,4 +242,65 @@ TEST_F(em, key_needs_search_permission)
 	EXPECT_EQ(EACCES, errno);
 }
 
+/*
+ * Pages migrated while they are re-keyed (move_pages() from another
+ * process, as compaction would, without the mmap_lock) still end up
+ * under the key: each round, DRAM holds ciphertext for the whole buffer
+ * (checked through KeyID 0 by the kernel's debugfs reader), and the data
+ * stays.
+ */
+TEST_F(em, rekey_racing_migration_leaves_no_page_behind)
+{
+	/* Shared with the mover: it pauses while DRAM is checked */
+	struct { volatile int pause, paused, stop; } *ctl;
+	int round, status, r;
+	pid_t mover, me = getpid();
+
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "needs a second NUMA node to migrate to");
+	if (access("/sys/kernel/debug/mktme/phys", R_OK))
+		SKIP(return, "needs /sys/kernel/debug/mktme/phys");
+	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ctl);
+	fill(self->buf, self->len, 7);
+	mover = fork();
+	ASSERT_LE(0, mover);
+	if (!mover) {
+		void *pages[NPAGES];
+		int nodes[NPAGES], st[NPAGES], i, to = 1;
+
+		while (!ctl->stop) {
+			ctl->paused = ctl->pause;
+			if (ctl->pause)
+				continue;
+			for (i = 0; i < NPAGES; i++) {
+				pages[i] = self->buf + i * self->page;
+				nodes[i] = to;
+			}
+			syscall(__NR_move_pages, me, NPAGES, pages, nodes, st,
+				4 /* MPOL_MF_MOVE_ALL */);
+			to = !to;
+		}
+		_exit(0);
+	}
+	for (round = 0; round < 40; round++) {
+		ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
+						  self->key, 0));
+		ctl->pause = 1;
+		while (!ctl->paused)
+			;
+		/* -1 too would mean a page left under KeyID 0 (the reader refuses it) */
+		r = dram_is_ciphertext(self->buf, self->len);
+		ctl->pause = 0;
+		while (ctl->paused)
+			;
+		ASSERT_EQ(1, r) TH_LOG("round %d: a page is not encrypted", round);
+		ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
+						  MKTME_NO_KEY, 0));
+	}
+	ctl->stop = 1;
+	ASSERT_EQ(mover, waitpid(mover, &status, 0));
+	EXPECT_EQ(0, check(self->buf, self->len, 7));
+}
+
 TEST_HARNESS_MAIN

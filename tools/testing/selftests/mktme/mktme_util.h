@@ -172,9 +172,18 @@ static inline long node_meminfo_kb(int node, const char *field)
 	return kb;
 }
 
+/* A counter of /sys/kernel/mm/mktme/; -1 if it cannot be read */
+static inline long mktme_stat(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/mktme/%s", name);
+	return read_long_file(path);
+}
+
 static inline long keyids_in_use(void)
 {
-	return read_long_file("/sys/kernel/mm/mktme/keyids_in_use");
+	return mktme_stat("keyids_in_use");
 }
 
 /* Drop every capability from the effective set (and the permitted one). */

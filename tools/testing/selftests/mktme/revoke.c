@@ -14,48 +14,9 @@
 
 #include "../kselftest_harness.h"
 #include "mktme_util.h"
+#include "sigbus.h"
 
 #define NPAGES	8
-
-static __thread sigjmp_buf bus_jmp;
-static __thread volatile int bus_armed;
-
-static void on_sigbus(int sig)
-{
-	if (bus_armed)
-		siglongjmp(bus_jmp, 1);
-	_exit(99);
-}
-
-static void catch_sigbus(void)
-{
-	struct sigaction sa = { .sa_handler = on_sigbus };
-
-	sigaction(SIGBUS, &sa, NULL);
-}
-
-/* 1: SIGBUS; 0: the byte read equals @expect; -1: another byte */
-static int touch(volatile char *p, char expect)
-{
-	char c;
-
-	bus_armed = 1;
-	if (sigsetjmp(bus_jmp, 1)) {
-		bus_armed = 0;
-		return 1;
-	}
-	c = *p;
-	bus_armed = 0;
-	return c == expect ? 0 : -1;
-}
-
-static long stat_of(const char *name)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/kernel/mm/mktme/%s", name);
-	return read_long_file(path);
-}
 
 FIXTURE(revoke) {
 	long page;
@@ -88,8 +49,8 @@ FIXTURE_TEARDOWN(revoke)
 
 TEST_F(revoke, mapping_gone_slot_reprogrammed_keyid_returned)
 {
-	long in_use = keyids_in_use(), erases = stat_of("erases");
-	long pages = stat_of("erased_pages"), calls = stat_of("pconfig_calls");
+	long in_use = keyids_in_use(), erases = mktme_stat("erases");
+	long pages = mktme_stat("erased_pages"), calls = mktme_stat("pconfig_calls");
 	size_t i;
 
 	ASSERT_EQ(0, touch(self->buf, 'S'));
@@ -98,9 +59,9 @@ TEST_F(revoke, mapping_gone_slot_reprogrammed_keyid_returned)
 	 * Done before revoke returned.  Keys of earlier tests may be erased
 	 * by the key garbage collector meanwhile: counts can only move further.
 	 */
-	EXPECT_LE(erases + 1, stat_of("erases"));
-	EXPECT_LE(pages + NPAGES, stat_of("erased_pages"));
-	EXPECT_LE(calls + 2, stat_of("pconfig_calls"));	/* two packages */
+	EXPECT_LE(erases + 1, mktme_stat("erases"));
+	EXPECT_LE(pages + NPAGES, mktme_stat("erased_pages"));
+	EXPECT_LE(calls + 2, mktme_stat("pconfig_calls"));	/* two packages */
 	EXPECT_GE(in_use - 1, keyids_in_use());
 	for (i = 0; i < self->len; i += self->page)
 		EXPECT_EQ(1, touch(self->buf + i, 'S'));
@@ -220,7 +181,7 @@ TEST_F(revoke, exhaustion_and_reuse_after_revoke)
 	}
 	EXPECT_EQ(ENOSPC, errno);
 	/* all taken (one may have come back from an earlier test since) */
-	EXPECT_LE(stat_of("nr_keyids") - 1, keyids_in_use());
+	EXPECT_LE(mktme_stat("nr_keyids") - 1, keyids_in_use());
 	EXPECT_LT(0, n);
 	if (n) {
 		ASSERT_EQ(0, keyctl(KEYCTL_REVOKE, keys[n - 1], 0, 0, 0));
