@@ -10,7 +10,7 @@
 
 S := scripts
 
-.PHONY: all deps qemu kernel initramfs emulator-tests build check demo bench shell series clean distclean
+.PHONY: all deps qemu kernel kernel-debug initramfs emulator-tests build check demo bench shell series clean distclean
 
 all: build
 
@@ -24,6 +24,12 @@ qemu: deps
 kernel: deps
 	@$(S)/build-kernel.sh
 
+# The debug kernel of make check's guest-debug run, in build/kbuild-debug
+kernel-debug: deps
+	@MKTME_KBUILD=$(CURDIR)/build/kbuild-debug \
+		MKTME_KCONFIG=$(CURDIR)/tools/testing/selftests/mktme/config.debug \
+		$(S)/build-kernel.sh
+
 initramfs: kernel
 	@$(S)/build-initramfs.sh
 
@@ -33,7 +39,7 @@ emulator-tests: qemu
 
 build: qemu kernel initramfs emulator-tests
 
-check: build
+check: build kernel-debug
 	@$(S)/check.sh
 
 demo: build
@@ -49,7 +55,7 @@ series: deps
 	@$(S)/format-series.sh
 
 clean:
-	rm -rf build/kbuild build/initramfs build/check build/run build/demo build/bench build/qemu/obj build/emulator-tests build/series build/series-git
+	rm -rf build/kbuild build/kbuild-debug build/initramfs build/check build/run build/demo build/bench build/qemu/obj build/emulator-tests build/series build/series-git
 
 distclean:
 	rm -rf build

@@ -9,7 +9,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${MKTME_CACHE:-$HOME/.cache/mktme}
 src=$top/build/src/linux
 tree=$top/build/linux
-obj=$top/build/kbuild
+# MKTME_KBUILD: another object directory (the debug kernel: build/kbuild-debug)
+obj=${MKTME_KBUILD:-$top/build/kbuild}
 
 # Paths of this repository that hold new kernel files, as in the tree.
 overlay=()

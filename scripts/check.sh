@@ -70,6 +70,11 @@ grep -E '^(not ok|ok) |^    not ok|passed, ' "$out/emulator.ktap" | grep -v '^ok
 # QEMU's CPU (no TME).
 guest_run guest --append mktme_expect=tme
 python3 "$top/scripts/mm-selftests.py" "$out/guest/console.log" --counts "$out/guest-mm.counts"
+# The debug kernel (KASAN, KFENCE, lockdep, DEBUG_VM, kmemleak:
+# tools/testing/selftests/mktme/config.debug) runs every selftest and the
+# stress; any report of theirs on the console fails the run.
+guest_run guest-debug --kernel "$top/build/kbuild-debug/arch/x86/boot/bzImage" \
+	--timeout 2700 --append "mktme_expect=tme mktme_timeout=900"
 guest_run guest-mktme-off --append "mktme=off mktme_expect=off"
 guest_run guest-notme --cpu max,vendor=GenuineIntel,family=6,model=106 \
 	--append mktme_expect=none

@@ -2,11 +2,13 @@
 """What in a guest's console log means the kernel went wrong.
 
 Shared by scripts/ktap-check.py (make check), demo/demo.py and
-bench/bench.py: an oops, BUG, WARNING, panic, sanitizer report or lockup.
+bench/bench.py: an oops, BUG, WARNING (lockdep's reports among them), panic,
+sanitizer report, lockup or kmemleak report.
 """
 import re
 
 KERNEL_ERRORS = re.compile(
     r'(Oops:|BUG:|kernel BUG at|WARNING:|Kernel panic|KASAN:|UBSAN:|KFENCE:|'
     r'general protection fault|Unable to handle kernel|RIP: 0010:|'
-    r'watchdog: BUG: soft lockup|INFO: task .* blocked)')
+    r'watchdog: BUG: soft lockup|INFO: task .* blocked|'
+    r'suspected memory leak|unreferenced object 0x)')

@@ -1,19 +1,21 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # run-guest.sh [--shell] [--timeout SECS] [--append ARGS] [--cpu MODEL]
-#              [--cpu-props PROPS] [--run DIR] [-- QEMU ARGS...]
+#              [--cpu-props PROPS] [--kernel BZIMAGE] [--run DIR]
+#              [-- QEMU ARGS...]
 #
 # Boot the built kernel and initramfs on the built QEMU (TCG) with the
 # TME-MK model on (--cpu, or MKTME_CPU, replaces the CPU): two sockets
 # with one CPU each, two NUMA nodes of 256 MiB, serial console, a 16 MiB
 # scratch virtio-blk disk (RUN/disk.img), and a QMP socket at RUN/qmp.sock
 # for the host side.  --cpu-props adds properties to the CPU (firmware
-# states of the model: mktme-firmware=unlocked, mktme-keyid-bits=0, ...).  Without --shell the console
+# states of the model: mktme-firmware=unlocked, mktme-keyid-bits=0, ...).
+# --kernel boots another build (the debug kernel).  Without --shell the console
 # goes to RUN/console.log and the exit status is QEMU's, or 124 when the
 # guest ran past the timeout and was killed.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-shell=0 timeout=${MKTME_GUEST_TIMEOUT:-900} append="" run=$top/build/run
+shell=0 timeout=${MKTME_GUEST_TIMEOUT:-900} append="" run=$top/build/run kernel=""
 # An Intel CPU (Linux looks for TME only on Intel) with the TME-MK model:
 # phys-bits 46, KeyIDs in bits 45:40, and its missing-flush detector
 # (MKTME_CHECK=on|off|strict; QEMU prints "model: N missing-flush
@@ -29,6 +31,7 @@ while [ $# -gt 0 ]; do
 	--append) append="$append $2"; shift ;;
 	--cpu) cpu=$2; shift ;;
 	--cpu-props) cpu_props=$2; shift ;;
+	--kernel) kernel=$2; shift ;;
 	--run) run=$2; shift ;;
 	--) shift; extra_qemu=("$@"); break ;;
 	*) echo "run-guest: unknown option $1" >&2; exit 2 ;;
@@ -37,7 +40,7 @@ while [ $# -gt 0 ]; do
 done
 
 qemu=$top/build/qemu/qemu-system-x86_64
-kernel=$top/build/kbuild/arch/x86/boot/bzImage
+kernel=${kernel:-$top/build/kbuild/arch/x86/boot/bzImage}
 initrd=$top/build/initramfs/initramfs.cpio.gz
 for f in "$qemu" "$kernel" "$initrd"; do
 	[ -e "$f" ] || { echo "run-guest: $f missing; run 'make build'" >&2; exit 1; }
