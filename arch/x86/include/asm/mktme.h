@@ -136,7 +136,8 @@ int __mktme_mm_init(struct mm_struct *mm);
 int __mktme_mm_dup(struct mm_struct *oldmm, struct mm_struct *mm);
 void __mktme_mm_exit(struct mm_struct *mm);
 
-/* A setuid or setgid execve(): see mktme_set_default_key() */
+/* execve(): the new mm, before exec_mmap(); a setuid or setgid one */
+void mktme_exec_mm(struct mm_struct *mm);
 void mktme_exec_secure(struct mm_struct *mm);
 
 /* The KeyID a page's contents are encrypted with; 0: none. */

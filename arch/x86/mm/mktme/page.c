@@ -290,14 +290,16 @@ void mktme_check_pmd_set(struct mm_struct *mm, pmd_t pmd)
  * KFENCE makes its free objects' pages not present by flipping the
  * Present bit of their direct-map PTEs, and inverts the address bits of
  * such PTEs against L1TF using the physical-address mask of the moment.
- * Pages protected before MKTME took the KeyID bits out of that mask got
- * those bits set too, and unprotecting them now would leave them set: a
- * present PTE with KeyID 2^bits - 1.  Clear them; the inverted address
- * stays above the end of memory.  Called right after the mask narrowed;
- * a KFENCE allocation in between would take a spurious fault.
+ * Pages protected before MKTME narrowed that mask (from all 52 address
+ * bits) got every bit above it set, and unprotecting them now would leave
+ * those set: a present PTE with KeyID 2^bits - 1 and reserved bits, which
+ * faults for ever.  Clear them; the inverted address stays above the end
+ * of memory.  Called right after the mask narrowed; a KFENCE allocation
+ * in between would fault once more.
  */
 static void __init mktme_fix_kfence_ptes(void)
 {
+	pteval_t above = GENMASK_ULL(__PHYSICAL_MASK_SHIFT - 1, mktme_keyid_shift);
 	unsigned long addr = (unsigned long)__kfence_pool;
 	unsigned int level;
 	pte_t *pte;
@@ -306,8 +308,9 @@ static void __init mktme_fix_kfence_ptes(void)
 		return;
 	for (; addr < (unsigned long)__kfence_pool + KFENCE_POOL_SIZE; addr += PAGE_SIZE) {
 		pte = lookup_address(addr, &level);
-		if (pte && level == PG_LEVEL_4K && !pte_present(*pte))
-			set_pte(pte, __pte(pte_val(*pte) & ~mktme_keyid_mask));
+		/* Not pte_present(): a kernel PTE's Global bit reads as PROTNONE */
+		if (pte && level == PG_LEVEL_4K && !(pte_val(*pte) & _PAGE_PRESENT))
+			set_pte(pte, __pte(pte_val(*pte) & ~above));
 	}
 }
 #else

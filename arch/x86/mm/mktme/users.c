@@ -6,7 +6,8 @@
  *
  * An mm becomes a user of a KeyID when encrypt_mprotect() or a default key
  * gives it the KeyID, and passes that on to the mm fork() makes and, for
- * a default key, to the mm execve() builds.  It stays a user until it is
+ * a default key, to the mm execve() builds, once that mm is complete (the
+ * list holds complete mms only).  It stays a user until it is
  * torn down or the key is revoked.  Each user holds a reference to the
  * key, so unlinking the key from every keyring erases nothing in use.
  *
@@ -14,7 +15,8 @@
  * KeyIDs, under mktme_users_lock.  A bit is set only by someone who holds
  * the key's semaphore for reading (encrypt_mprotect(), the prctl) or who
  * copies it from an mm that has it, under a lock revocation takes:
- * fork() under the parent's mmap_lock, execve() under mktme_users_lock.
+ * fork() under the parent's mmap_lock (arch_dup_mmap()), execve() under
+ * mktme_users_lock (mktme_exec_mm(), before exec_mmap()).
  * Revocation holds the key's semaphore for writing, so the set of users
  * can only shrink or gain children of users while it walks the list;
  * children are added at the tail, where the walk has yet to go.
@@ -54,19 +56,22 @@ static void mktme_keyid_unhold(unsigned int keyid)
 	key_put(key);
 }
 
-/* Put @mm on the list with the KeyIDs of @keyids; the lock is held. */
+/*
+ * Put @mm on the list with the KeyIDs of @keyids, using @bitmap if it has
+ * none yet; the lock is held.  Only complete mms are listed.
+ */
 static void mktme_users_add(struct mm_struct *mm, unsigned long *keyids,
 			    unsigned long *bitmap)
 {
 	mm_context_t *ctx = &mm->context;
 	unsigned int keyid;
 
-	if (!ctx->mktme_keyids) {
+	if (!ctx->mktme_keyids)
 		ctx->mktme_keyids = bitmap;
-		list_add_tail(&ctx->mktme_node, &mktme_users);
-	} else {
+	else
 		bitmap_free(bitmap);
-	}
+	if (list_empty(&ctx->mktme_node))
+		list_add_tail(&ctx->mktme_node, &mktme_users);
 	for_each_set_bit(keyid, keyids, mktme_nr_keyids + 1)
 		if (!__test_and_set_bit(keyid, ctx->mktme_keyids))
 			mktme_keyid_hold(keyid);
@@ -120,53 +125,34 @@ void mktme_mm_drop_keyid(struct mm_struct *mm, unsigned int keyid)
 }
 
 /*
- * A new mm (fork() or execve()) that copied current->mm's default KeyID
- * becomes a user of it, unless the KeyID was revoked since: then the new
- * mm gets the revoked state, as if it had copied it after.
+ * A new mm, for fork() or execve(): nothing on the list yet, which holds
+ * complete mms only.  One that copied a default KeyID gets its bitmap now,
+ * while failing is still simple.
  */
 int __mktme_mm_init(struct mm_struct *mm)
 {
-	unsigned int keyid = vm_flags_keyid(mm->def_flags);
-	struct mm_struct *parent = current->mm;
-	unsigned long *bitmap, *one;
-	int ret = 0;
-
 	mm->context.mktme_keyids = NULL;
 	INIT_LIST_HEAD(&mm->context.mktme_node);
-	if (!keyid)
+	if (!vm_flags_keyid(mm->def_flags))
 		return 0;
-	bitmap = mktme_keyid_bitmap();
-	one = mktme_keyid_bitmap();
-	if (!bitmap || !one) {
-		bitmap_free(bitmap);
-		ret = -ENOMEM;
-		goto out;
-	}
-	__set_bit(keyid, one);
-	spin_lock(&mktme_users_lock);
-	if (parent && parent->context.mktme_keyids &&
-	    test_bit(keyid, parent->context.mktme_keyids)) {
-		mktme_users_add(mm, one, bitmap);
-	} else {
-		mm->def_flags &= ~VM_KEYID_MASK;
-		set_bit(MMF_MKTME_REVOKED, &mm->flags);
-		bitmap_free(bitmap);
-	}
-	spin_unlock(&mktme_users_lock);
-out:
-	bitmap_free(one);
-	return ret;
+	mm->context.mktme_keyids = mktme_keyid_bitmap();
+	return mm->context.mktme_keyids ? 0 : -ENOMEM;
 }
 
 /*
- * fork(): the child uses every KeyID the parent does.  Both mms are locked
- * for writing, so revocation of the parent is either done (its bits are
- * clear) or waits, and finds the child on the list.
+ * fork(), at the end of dup_mmap(): the child uses every KeyID the parent
+ * does, and has the parent's default key as it is now.  Both mms are
+ * locked for writing, so revocation of the parent is either done (its bits
+ * are clear, its default key gone) or waits, and then finds the child.
  */
 int __mktme_mm_dup(struct mm_struct *oldmm, struct mm_struct *mm)
 {
 	unsigned long *bitmap, *copy;
 
+	mm->def_flags = (mm->def_flags & ~VM_KEYID_MASK) |
+			(oldmm->def_flags & VM_KEYID_MASK);
+	if (test_bit(MMF_MKTME_REVOKED, &oldmm->flags))
+		set_bit(MMF_MKTME_REVOKED, &mm->flags);
 	if (!oldmm->context.mktme_keyids)
 		return 0;
 	bitmap = mktme_keyid_bitmap();
@@ -184,17 +170,44 @@ int __mktme_mm_dup(struct mm_struct *oldmm, struct mm_struct *mm)
 	return 0;
 }
 
+/*
+ * execve(), the new mm complete, before it replaces current->mm: it uses
+ * the default KeyID it copied from current->mm, unless that was revoked
+ * since; then it gets the revoked state, as if it had copied it after.
+ */
+void mktme_exec_mm(struct mm_struct *mm)
+{
+	unsigned int keyid = vm_flags_keyid(mm->def_flags);
+	struct mm_struct *parent = current->mm;
+
+	if (!mktme_enabled() || !keyid || WARN_ON_ONCE(!mm->context.mktme_keyids))
+		return;
+	spin_lock(&mktme_users_lock);
+	if (parent && parent->context.mktme_keyids &&
+	    test_bit(keyid, parent->context.mktme_keyids)) {
+		__set_bit(keyid, mm->context.mktme_keyids);
+		mktme_keyid_hold(keyid);
+		list_add_tail(&mm->context.mktme_node, &mktme_users);
+	} else {
+		mm->def_flags &= ~VM_KEYID_MASK;
+		set_bit(MMF_MKTME_REVOKED, &mm->flags);
+	}
+	spin_unlock(&mktme_users_lock);
+}
+
 /* @mm is torn down (or was never used): it uses nothing any more. */
 void __mktme_mm_exit(struct mm_struct *mm)
 {
 	unsigned long *keyids;
 	unsigned int keyid;
 
+	/* Set only while the mm is alive: most mms never take the lock */
+	if (!READ_ONCE(mm->context.mktme_keyids))
+		return;
 	spin_lock(&mktme_users_lock);
 	keyids = mm->context.mktme_keyids;
 	mm->context.mktme_keyids = NULL;
-	if (keyids)
-		list_del_init(&mm->context.mktme_node);
+	list_del_init(&mm->context.mktme_node);
 	spin_unlock(&mktme_users_lock);
 	if (!keyids)
 		return;

@@ -309,6 +309,7 @@ void mktme_vma_set_keyid(struct vm_area_struct *vma, unsigned long start,
 		if (ret == 1) {
 			handle_mm_fault(vma, w.addr, 0, NULL);
 			start = w.addr;
+			cond_resched();
 		}
 	} while (ret == 1);
 }
@@ -343,6 +344,8 @@ void mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
 		zap_page_range_single(vma, vma->vm_start, vma->vm_end - vma->vm_start,
 				      NULL);
 		vma->vm_ops = &mktme_revoked_vm_ops;
+		/* Never merged with a VMA of the KeyID's next key, nor grown */
+		vm_flags_set(vma, VM_DONTEXPAND);
 	}
 	mktme_mm_drop_keyid(mm, keyid);
 	mmap_write_unlock(mm);
