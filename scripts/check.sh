@@ -71,10 +71,12 @@ grep -E '^(not ok|ok) |^    not ok|passed, ' "$out/emulator.ktap" | grep -v '^ok
 guest_run guest --append mktme_expect=tme
 python3 "$top/scripts/mm-selftests.py" "$out/guest/console.log" --counts "$out/guest-mm.counts"
 # The debug kernel (KASAN, KFENCE, lockdep, DEBUG_VM, kmemleak:
-# tools/testing/selftests/mktme/config.debug) runs every selftest and the
-# stress; any report of theirs on the console fails the run.
+# tools/testing/selftests/mktme/config.debug) runs every MKTME selftest,
+# the stress, and the mm selftests under a default key (the plain ones
+# add time, not MKTME paths); any report of theirs fails the run.
+debug_tests=${MKTME_TESTS:-$(grep -v '^mm/' "$top/build/initramfs/root/tests/list" | paste -sd, -)}
 guest_run guest-debug --kernel "$top/build/kbuild-debug/arch/x86/boot/bzImage" \
-	--timeout 2700 --append "mktme_expect=tme mktme_timeout=900"
+	--timeout 2700 --append "mktme_expect=tme mktme_timeout=900 mktme_tests=$debug_tests"
 guest_run guest-mktme-off --append "mktme=off mktme_expect=off"
 guest_run guest-notme --cpu max,vendor=GenuineIntel,family=6,model=106 \
 	--append mktme_expect=none

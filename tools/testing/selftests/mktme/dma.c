@@ -100,7 +100,7 @@ TEST_F(dma, read_into_an_encrypted_buffer)
 }
 
 /* 1 MiB in one request: many segments, each through its own bounce in the model */
-TEST_F(dma, one_request_of_many_encrypted_pages)
+TEST_F_TIMEOUT(dma, one_request_of_many_encrypted_pages, 600)
 {
 	size_t len = 1 << 20;
 	char *enc = map_encrypted_or_null(self->key, len), *back = map_encrypted_or_null(self->key, len);
@@ -119,7 +119,7 @@ TEST_F(dma, one_request_of_many_encrypted_pages)
  * contiguous pages of two KeyIDs, which the block layer must not merge
  * into one DMA segment.
  */
-TEST_F(dma, contiguous_pages_of_two_keyids)
+TEST_F_TIMEOUT(dma, contiguous_pages_of_two_keyids, 600)
 {
 	char *raw = map(3 * HPAGE), *p, *want = map(HPAGE), *back = map(HPAGE);
 	size_t half = HPAGE / 2;

@@ -249,7 +249,7 @@ TEST_F(em, key_needs_search_permission)
  * (checked through KeyID 0 by the kernel's debugfs reader), and the data
  * stays.
  */
-TEST_F(em, rekey_racing_migration_leaves_no_page_behind)
+TEST_F_TIMEOUT(em, rekey_racing_migration_leaves_no_page_behind, 600)
 {
 	/* Shared with the mover: it pauses while DRAM is checked */
 	struct { volatile int pause, paused, stop; } *ctl;
@@ -283,7 +283,7 @@ TEST_F(em, rekey_racing_migration_leaves_no_page_behind)
 		}
 		_exit(0);
 	}
-	for (round = 0; round < 40; round++) {
+	for (round = 0; round < 16; round++) {
 		ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
 						  self->key, 0));
 		ctl->pause = 1;

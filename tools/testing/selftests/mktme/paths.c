@@ -251,7 +251,8 @@ static long smaps_field(const void *addr, const char *field)
 	return v;
 }
 
-TEST_F(paths, thp_fault_and_collapse)
+/* Minutes, not seconds, on the debug kernel (KASAN, lockdep) under TCG */
+TEST_F_TIMEOUT(paths, thp_fault_and_collapse, 600)
 {
 	char *raw = map_anon(3 * HPAGE);
 	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
@@ -274,7 +275,7 @@ TEST_F(paths, thp_fault_and_collapse)
 }
 
 /* The khugepaged daemon collapses small encrypted pages into a huge one */
-TEST_F_TIMEOUT(paths, khugepaged_collapse, 120)
+TEST_F_TIMEOUT(paths, khugepaged_collapse, 600)
 {
 	static const char *const khp = "/sys/kernel/mm/transparent_hugepage/khugepaged/";
 	char *raw = map_anon(3 * HPAGE);
@@ -529,7 +530,8 @@ TEST_F(paths, madvise_free_dontfork)
 	EXPECT_TRUE(all(self->buf + self->page, self->len - self->page, 'E'));
 }
 
-TEST_F(paths, thp_fault_under_a_key)
+/* Minutes, not seconds, on the debug kernel (KASAN, lockdep) under TCG */
+TEST_F_TIMEOUT(paths, thp_fault_under_a_key, 600)
 {
 	char *raw = map_anon(3 * HPAGE);
 	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
