@@ -110,7 +110,7 @@ FIXTURE_TEARDOWN(swap)
 		swapoff(ZRAM);
 }
 
-TEST_F(swap, encrypted_pages_stay_out_by_default)
+TEST_F_TIMEOUT(swap, encrypted_pages_stay_out_by_default, 600)
 {
 	long refused = read_long_file("/sys/kernel/mm/mktme/swap_refused");
 	char *plain = map_anon(self->len);
@@ -128,7 +128,7 @@ TEST_F(swap, encrypted_pages_stay_out_by_default)
 	munmap(plain, self->len);
 }
 
-TEST_F(swap, allowed_pages_come_back_intact_and_encrypted)
+TEST_F_TIMEOUT(swap, allowed_pages_come_back_intact_and_encrypted, 600)
 {
 	ASSERT_EQ(0, write_file(KNOB, "1"));
 	pageout(self->buf, self->len);
@@ -175,7 +175,7 @@ static void release_child(struct __test_metadata *_metadata, pid_t pid, int go)
  * After fork the swap entries are shared: swap-in goes through the swap
  * cache, into a page allocated under KeyID 0, which must be re-keyed.
  */
-TEST_F(swap, shared_entries_come_back_through_the_swap_cache)
+TEST_F_TIMEOUT(swap, shared_entries_come_back_through_the_swap_cache, 600)
 {
 	long rekeyed;
 	int go;
@@ -196,7 +196,7 @@ TEST_F(swap, shared_entries_come_back_through_the_swap_cache)
  * encrypt_mprotect() of pages whose swap entries are shared with a child:
  * they come back and are unshared first, and the child keeps its KeyID.
  */
-TEST_F(swap, encrypt_mprotect_of_shared_swapped_pages)
+TEST_F_TIMEOUT(swap, encrypt_mprotect_of_shared_swapped_pages, 600)
 {
 	int go;
 	pid_t pid = swap_out_and_fork(_metadata, self, &go);
@@ -214,7 +214,7 @@ TEST_F(swap, encrypt_mprotect_of_shared_swapped_pages)
 	release_child(_metadata, pid, go);
 }
 
-TEST_F(swap, swapoff_brings_pages_back)
+TEST_F_TIMEOUT(swap, swapoff_brings_pages_back, 600)
 {
 	if (!self->swapon_done)
 		SKIP(return, "swap was set up before the test: not turning it off");
@@ -237,7 +237,7 @@ static void on_sigbus(int sig)
 }
 
 /* Revocation tears down swapped pages too: SIGBUS, and their swap freed */
-TEST_F(swap, revoked_key_drops_swapped_pages)
+TEST_F_TIMEOUT(swap, revoked_key_drops_swapped_pages, 600)
 {
 	long used;
 
