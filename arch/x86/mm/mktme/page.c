@@ -49,7 +49,8 @@ int page_keyid(const struct page *page)
 	struct page_ext *ext;
 	int keyid;
 
-	if (!mktme_enabled())
+	/* mk_pte() asks for every page: no lookup while none has a KeyID */
+	if (!mktme_enabled() || !atomic_long_read(&mktme_keyed_pages))
 		return 0;
 	ext = page_ext_get(page);
 	if (!ext)
