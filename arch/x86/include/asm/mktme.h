@@ -120,9 +120,12 @@ long mktme_mmap_check(unsigned long addr, unsigned long len,
 /* encrypt_mprotect(): the key's KeyID, and the work on VMAs and pages */
 int mktme_key_get(int serial, struct key **keyp);
 void mktme_key_put(struct key *key);
+int mktme_mprotect_check(struct mm_struct *mm, unsigned long start,
+			 unsigned long end);
 int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
-			   unsigned long end, unsigned long prot,
-			   unsigned int keyid);
+			   unsigned long end, unsigned int keyid);
+void mktme_mprotect_finish(struct mm_struct *mm, unsigned long start,
+			   unsigned long end);
 void mktme_vma_set_keyid(struct vm_area_struct *vma, unsigned long start,
 			 unsigned long end);
 

@@ -60,6 +60,9 @@ void mktme_keyid_maybe_free(unsigned int keyid);
 int mktme_keyids_draining(void);
 int mktme_keyids_quarantined(void);
 
+bool mktme_page_set_frozen(struct page *page, bool frozen);
+bool mktme_page_frozen(struct page *page);
+bool mktme_mm_uses_keyid(struct mm_struct *mm, unsigned int keyid);
 int mktme_mm_use_keyid(struct mm_struct *mm, unsigned int keyid);
 void mktme_mm_drop_keyid(struct mm_struct *mm, unsigned int keyid);
 unsigned long mktme_revoke_users(unsigned int keyid);

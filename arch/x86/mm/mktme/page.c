@@ -34,14 +34,52 @@ static bool __init need_page_mktme(void)
 	return mktme_detect();
 }
 
+/* What MKTME keeps of each page */
+struct mktme_page {
+	u16 keyid;
+	bool frozen;	/* frozen by encrypt_mprotect() (vma.c), locked */
+};
+
 struct page_ext_operations page_mktme_ops = {
-	.size = sizeof(u16),
+	.size = sizeof(struct mktme_page),
 	.need = need_page_mktme,
 };
 
-static u16 *page_ext_keyid(struct page_ext *ext)
+static struct mktme_page *page_ext_mktme(struct page_ext *ext)
 {
 	return page_ext_data(ext, &page_mktme_ops);
+}
+
+static u16 *page_ext_keyid(struct page_ext *ext)
+{
+	return &page_ext_mktme(ext)->keyid;
+}
+
+/*
+ * Mark a locked page as frozen by encrypt_mprotect(), or no longer;
+ * false if the page has no page_ext to say so in.
+ */
+bool mktme_page_set_frozen(struct page *page, bool frozen)
+{
+	struct page_ext *ext = page_ext_get(page);
+
+	if (!ext)
+		return false;
+	page_ext_mktme(ext)->frozen = frozen;
+	page_ext_put(ext);
+	return true;
+}
+
+bool mktme_page_frozen(struct page *page)
+{
+	struct page_ext *ext = page_ext_get(page);
+	bool frozen;
+
+	if (!ext)
+		return false;
+	frozen = page_ext_mktme(ext)->frozen;
+	page_ext_put(ext);
+	return frozen;
 }
 
 int page_keyid(const struct page *page)

@@ -77,6 +77,12 @@ static void mktme_users_add(struct mm_struct *mm, unsigned long *keyids,
 			mktme_keyid_hold(keyid);
 }
 
+/* Whether @mm, locked, is a user of @keyid */
+bool mktme_mm_uses_keyid(struct mm_struct *mm, unsigned int keyid)
+{
+	return mm->context.mktme_keyids && test_bit(keyid, mm->context.mktme_keyids);
+}
+
 /**
  * mktme_mm_use_keyid - make @mm a user of @keyid
  * @mm: locked for writing
@@ -89,8 +95,7 @@ int mktme_mm_use_keyid(struct mm_struct *mm, unsigned int keyid)
 	unsigned long *one, *bitmap = NULL;
 
 	mmap_assert_write_locked(mm);
-	if (!keyid || (mm->context.mktme_keyids &&
-		       test_bit(keyid, mm->context.mktme_keyids)))
+	if (!keyid || mktme_mm_uses_keyid(mm, keyid))
 		return 0;
 	/* Revocation holds the key's semaphore, which the caller holds */
 	if (WARN_ON_ONCE(mktme_keyid_dead(keyid)))
@@ -132,6 +137,7 @@ void mktme_mm_drop_keyid(struct mm_struct *mm, unsigned int keyid)
 int __mktme_mm_init(struct mm_struct *mm)
 {
 	mm->context.mktme_keyids = NULL;
+	mm->context.mktme_frozen = false;
 	INIT_LIST_HEAD(&mm->context.mktme_node);
 	if (!vm_flags_keyid(mm->def_flags))
 		return 0;

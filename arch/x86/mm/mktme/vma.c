@@ -38,47 +38,65 @@ enum mktme_todo {
 	MKTME_FAULT,		/* a page in swap, or being migrated */
 	MKTME_SPLIT,		/* a large folio */
 	MKTME_FREE_SWAP,	/* a page that also has a copy in swap */
+	MKTME_HELD,		/* a page with references beyond its mapping */
+	MKTME_PASSING,		/* a page locked or off the LRU meanwhile */
 };
 
 struct mktme_walk {
 	unsigned long addr;		/* where the walk stopped */
 	enum mktme_todo todo;
-	unsigned int keyid;
+	struct folio *folio;		/* MKTME_PASSING: referenced */
 };
+
+/*
+ * The page a walk over a range to re-key finds at @pte, or NULL with what
+ * the walk returns in *@ret: 0 for no page to move (none, the zero page);
+ * 1 with MKTME_FAULT for one in swap or being migrated; -EBUSY for one
+ * pinned for DMA, which a device may be writing: re-keying would corrupt
+ * that.  Swapped pages come back in before their KeyID changes: one swap
+ * entry may be shared after fork, and all of its mappings must keep one
+ * KeyID (see mktme_swapin_folio_prep()).  A page being migrated would
+ * come back with the old KeyID: the fault waits for the migration.
+ */
+static struct page *mktme_walk_page(pte_t pte, unsigned long addr,
+				    struct mm_walk *walk, int *ret)
+{
+	struct mktme_walk *w = walk->private;
+	struct page *page = NULL;
+	swp_entry_t entry;
+
+	w->addr = addr;
+	*ret = 0;
+	if (!pte_present(pte)) {
+		if (!is_swap_pte(pte))
+			return NULL;
+		entry = pte_to_swp_entry(pte);
+		if (non_swap_entry(entry) && !is_migration_entry(entry))
+			return NULL;
+		w->todo = MKTME_FAULT;
+		*ret = 1;
+		return NULL;
+	}
+	page = vm_normal_page(walk->vma, addr, pte);
+	if (page && folio_maybe_dma_pinned(page_folio(page))) {
+		*ret = -EBUSY;
+		return NULL;
+	}
+	return page;
+}
 
 static int mktme_prepare_pte(pte_t *ptep, unsigned long addr,
 			     unsigned long next, struct mm_walk *walk)
 {
 	struct mktme_walk *w = walk->private;
-	pte_t pte = ptep_get(ptep);
 	struct folio *folio;
 	struct page *page;
-	swp_entry_t entry;
+	int ret;
 
-	w->addr = addr;
-	if (!pte_present(pte)) {
-		/*
-		 * Swapped pages come back in before their KeyID changes:
-		 * one swap entry may be shared after fork, and all of its
-		 * mappings must keep one KeyID (see mktme_swapin_folio_prep()).
-		 * A page being migrated would come back with the old KeyID:
-		 * the fault waits for the migration.
-		 */
-		if (!is_swap_pte(pte))
-			return 0;
-		entry = pte_to_swp_entry(pte);
-		if (non_swap_entry(entry) && !is_migration_entry(entry))
-			return 0;
-		w->todo = MKTME_FAULT;
-		return 1;
-	}
-	page = vm_normal_page(walk->vma, addr, pte);
+	page = mktme_walk_page(ptep_get(ptep), addr, walk, &ret);
 	if (!page)
-		return 0;
+		return ret;
 	folio = page_folio(page);
-	/* A device may be writing it: re-keying would corrupt that. */
-	if (folio_maybe_dma_pinned(folio))
-		return -EBUSY;
 	if (!PageAnonExclusive(page)) {
 		w->todo = MKTME_UNSHARE;
 		return 1;
@@ -191,93 +209,327 @@ static int mktme_prepare_pages(struct mm_struct *mm, unsigned long start,
 	}
 }
 
+/*
+ * Freezing: re-keying is all or nothing.  Each page of the range is
+ * locked and unmapped, and must then have no reference beyond its mapping
+ * (the protocol of KSM's write_protect_page()): once its PTE is cleared
+ * and flushed, GUP-fast cannot take a new reference, and one taken before
+ * shows in the count.  A pin (DMA), a reference held by vmsplice(),
+ * zerocopy send or O_DIRECT would otherwise keep reading or writing the
+ * page through its old KeyID.  The page stays behind a migration entry
+ * until thawed: nothing can reach it (GUP-fast falls back to the slow path,
+ * which waits for mmap_lock), the folio lock keeps reclaim, compaction and
+ * other rmap walkers away, and the rmap is left as it was.  Thawing maps
+ * it again, re-keyed to its VMA's KeyID: failing before any VMA changed
+ * leaves every page as it was.
+ */
+static int mktme_freeze_pte(pte_t *ptep, unsigned long addr,
+			    unsigned long next, struct mm_walk *walk)
+{
+	struct mktme_walk *w = walk->private;
+	pte_t pte = ptep_get(ptep), frozen;
+	struct folio *folio;
+	swp_entry_t entry;
+	struct page *page;
+	int ret;
+
+	/* Swapped out or being migrated since the preparing walk: again */
+	page = mktme_walk_page(pte, addr, walk, &ret);
+	if (!page)
+		return ret;
+	folio = page_folio(page);
+	if (folio_test_large(folio) || !PageAnonExclusive(page)) {
+		w->todo = MKTME_UNSHARE;
+		return 1;
+	}
+	if (!folio_trylock(folio))
+		goto passing;
+	/* Tells thawing this migration entry from others' */
+	if (!mktme_page_set_frozen(page, true)) {
+		folio_unlock(folio);
+		return -EBUSY;
+	}
+	if (folio_test_swapcache(folio)) {
+		mktme_page_set_frozen(page, false);
+		folio_unlock(folio);
+		w->todo = MKTME_FREE_SWAP;
+		return 1;
+	}
+	pte = ptep_clear_flush(walk->vma, addr, ptep);
+	/*
+	 * The mapping's reference, and one more while the folio is off the
+	 * LRU: in a per-CPU LRU batch, or isolated by migration, compaction
+	 * or reclaim, which touch its contents only under the folio lock (a
+	 * migration then copies it through its new KeyID).  Anything more is
+	 * someone else reading or writing it.
+	 */
+	if (folio_ref_count(folio) > 1 + !folio_test_lru(folio)) {
+		set_pte_at(walk->mm, addr, ptep, pte);
+		mktme_page_set_frozen(page, false);
+		folio_unlock(folio);
+		if (folio_maybe_dma_pinned(folio))
+			return -EBUSY;
+		/* Off the LRU, and held too: most likely let go soon */
+		if (!folio_test_lru(folio))
+			goto passing;
+		w->todo = MKTME_HELD;
+		return 1;
+	}
+	if (pte_dirty(pte))
+		folio_mark_dirty(folio);
+	if (pte_write(pte))
+		entry = make_writable_migration_entry(page_to_pfn(page));
+	else
+		entry = make_readable_exclusive_migration_entry(page_to_pfn(page));
+	if (pte_young(pte))
+		entry = make_migration_entry_young(entry);
+	if (pte_dirty(pte))
+		entry = make_migration_entry_dirty(entry);
+	frozen = swp_entry_to_pte(entry);
+	if (pte_soft_dirty(pte))
+		frozen = pte_swp_mksoft_dirty(frozen);
+	if (pte_uffd_wp(pte))
+		frozen = pte_swp_mkuffd_wp(frozen);
+	set_pte_at(walk->mm, addr, ptep, frozen);
+	return 0;
+
+passing:
+	folio_get(folio);
+	w->folio = folio;
+	w->todo = MKTME_PASSING;
+	return 1;
+}
+
+static const struct mm_walk_ops mktme_freeze_ops = {
+	.pte_entry = mktme_freeze_pte,
+	.walk_lock = PGWALK_WRLOCK,
+};
+
+/*
+ * Map a frozen page again, re-keyed to its VMA's KeyID, with its VMA's
+ * protection (which mprotect_fixup() may have changed meanwhile; it turns
+ * writable migration entries into read-only ones).  A page thawed early
+ * (mktme_vma_set_keyid()) may be under migration again by the time the
+ * rest of the range is thawed: its page says whether it is frozen.
+ */
+static int mktme_thaw_pte(pte_t *ptep, unsigned long addr,
+			  unsigned long next, struct mm_walk *walk)
+{
+	struct vm_area_struct *vma = walk->vma;
+	pte_t frozen = ptep_get(ptep), pte;
+	struct folio *folio;
+	swp_entry_t entry;
+	struct page *page;
+
+	if (!is_swap_pte(frozen))
+		return 0;
+	entry = pte_to_swp_entry(frozen);
+	if (!is_migration_entry(entry))
+		return 0;
+	page = pfn_swap_entry_to_page(entry);
+	/* Another's: a page thawed already, and migrated since */
+	if (!mktme_page_frozen(page))
+		return 0;
+	folio = page_folio(page);
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+	mktme_page_set_frozen(page, false);
+
+	mktme_page_rekey(page, vm_flags_keyid(vma->vm_flags));
+	/* mk_pte() takes the KeyID from the page */
+	pte = mk_pte(page, READ_ONCE(vma->vm_page_prot));
+	if (!is_migration_entry_young(entry))
+		pte = pte_mkold(pte);
+	if (folio_test_dirty(folio) && is_migration_entry_dirty(entry))
+		pte = pte_mkdirty(pte);
+	if (pte_swp_soft_dirty(frozen))
+		pte = pte_mksoft_dirty(pte);
+	else
+		pte = pte_clear_soft_dirty(pte);
+	if (pte_swp_uffd_wp(frozen))
+		pte = pte_mkuffd_wp(pte);
+	else if ((vma->vm_flags & VM_WRITE) &&
+		 (is_writable_migration_entry(entry) ||
+		  can_change_pte_writable(vma, addr, pte)))
+		pte = pte_mkwrite(pte, vma);
+	set_pte_at(walk->mm, addr, ptep, pte);
+	update_mmu_cache(vma, addr, ptep);
+	folio_unlock(folio);
+	return 0;
+}
+
+/* Only private anonymous VMAs are frozen: others' migration entries are real */
+static int mktme_thaw_test(unsigned long start, unsigned long end,
+			   struct mm_walk *walk)
+{
+	return !mktme_vma_suitable(walk->vma);
+}
+
+static const struct mm_walk_ops mktme_thaw_ops = {
+	.pte_entry = mktme_thaw_pte,
+	.test_walk = mktme_thaw_test,
+	.walk_lock = PGWALK_WRLOCK,
+};
+
+static void mktme_thaw(struct mm_struct *mm, unsigned long start,
+		       unsigned long end)
+{
+	if (start < end)
+		walk_page_range(mm, start, end, &mktme_thaw_ops, NULL);
+}
+
+/*
+ * Freezing gives up on a page still referenced after this many rounds, and
+ * on pages passing through (migration, reclaim) after many more: with
+ * mmap_lock held, only compaction and reclaim can isolate pages anew.
+ */
+#define MKTME_FREEZE_HELD	5
+#define MKTME_FREEZE_PASSING	64
+
+/*
+ * Prepare and freeze every page of [start, end); on failure nothing is
+ * frozen and no page's KeyID has changed.  -EBUSY for a page pinned, or
+ * holding references beyond its mapping through every round.
+ */
+static int mktme_freeze(struct mm_struct *mm, unsigned long start,
+			unsigned long end)
+{
+	unsigned int held = 0, passing = 0;
+	struct mmu_notifier_range range;
+	struct mktme_walk w = { };
+	int ret;
+
+	/* This CPU's LRU batch holds references to pages just faulted in */
+	lru_add_drain();
+	for (;;) {
+		ret = mktme_prepare_pages(mm, start, end);
+		if (ret)
+			return ret;
+		w.todo = MKTME_OK;
+		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, start, end);
+		mmu_notifier_invalidate_range_start(&range);
+		ret = walk_page_range(mm, start, end, &mktme_freeze_ops, &w);
+		mmu_notifier_invalidate_range_end(&range);
+		if (!ret)
+			return 0;
+		mktme_thaw(mm, start, w.addr);
+		if (w.todo == MKTME_PASSING) {
+			/* Wait for whoever has it locked: migration copies it */
+			folio_wait_locked(w.folio);
+			folio_put(w.folio);
+			w.folio = NULL;
+		}
+		if (ret < 0)
+			return ret;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if ((w.todo == MKTME_HELD && ++held > MKTME_FREEZE_HELD) ||
+		    (w.todo == MKTME_PASSING && ++passing > MKTME_FREEZE_PASSING))
+			return -EBUSY;
+		/* References held by other CPUs' LRU batches */
+		if (w.todo == MKTME_HELD || w.todo == MKTME_PASSING)
+			lru_add_drain_all();
+		cond_resched();
+	}
+}
+
+/* PR_MKTME_REKEY: freeze every private anonymous VMA of @mm, or none */
+static int mktme_freeze_mm(struct mm_struct *mm)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+	int ret;
+
+	for_each_vma(vmi, vma) {
+		if (!mktme_vma_suitable(vma))
+			continue;
+		ret = mktme_freeze(mm, vma->vm_start, vma->vm_end);
+		if (ret) {
+			mktme_thaw(mm, 0, vma->vm_start);
+			return ret;
+		}
+	}
+	mm->context.mktme_frozen = true;
+	return 0;
+}
+
 /**
- * mktme_mprotect_prepare - check a range before encrypt_mprotect() changes it
+ * mktme_mprotect_check - can encrypt_mprotect() give [start, end) a KeyID
  * @mm: current->mm, locked for writing
  * @start: page-aligned start
  * @end: page-aligned end
- * @prot: the new protection
- * @keyid: the new KeyID, of a key the caller holds
  *
- * No KeyID or protection is changed when this fails.  Pages are prepared
- * first, in ways the process cannot tell from before (mktme_prepare_pages()):
- * unshared, brought back from swap, split from large folios.
- *
- * Return: 0; -ENOMEM for a hole in the range or no memory; -EINVAL for a
- * VMA other than private anonymous memory; -EACCES for a protection the
- * VMA may not get;
- * -EBUSY for a page pinned for DMA, or a folio that could not be split or
- * freed from swap; -EINTR for a fatal signal; the error of a fault that
- * brought a page back from swap.
+ * Return: 0; -ENOMEM for a hole in the range; -EINVAL for a VMA other
+ * than private anonymous memory.
  */
-int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
-			   unsigned long end, unsigned long prot,
-			   unsigned int keyid)
+int mktme_mprotect_check(struct mm_struct *mm, unsigned long start,
+			 unsigned long end)
 {
 	VMA_ITERATOR(vmi, mm, start);
-	unsigned long want = calc_vm_prot_bits(prot, 0), addr = start;
 	struct vm_area_struct *vma;
-	int ret;
+	unsigned long addr = start;
 
 	for_each_vma_range(vmi, vma, end) {
 		if (vma->vm_start > addr)
 			return -ENOMEM;
 		if (!mktme_vma_suitable(vma))
 			return -EINVAL;
-		/* VM_MAY* sit four bits above VM_READ, VM_WRITE, VM_EXEC */
-		if ((want & ~(vma->vm_flags >> 4)) & VM_ACCESS_FLAGS)
-			return -EACCES;
 		addr = vma->vm_end;
 	}
-	if (addr < end)
-		return -ENOMEM;
+	return addr < end ? -ENOMEM : 0;
+}
+
+/**
+ * mktme_mprotect_prepare - freeze a range before encrypt_mprotect() changes it
+ * @mm: current->mm, locked for writing
+ * @start: page-aligned start
+ * @end: page-aligned end
+ * @keyid: the new KeyID, of a key the caller holds
+ *
+ * Called once the range passed mktme_mprotect_check() and every check of
+ * mprotect(), before any VMA changes.  Pages are prepared in ways the
+ * process cannot tell from before (mktme_prepare_pages(): unshared,
+ * brought back from swap, split from large folios) and frozen.
+ * mktme_mprotect_finish() must follow on success, whatever happens to the
+ * VMAs meanwhile.
+ *
+ * Return: 0; -ENOMEM for no memory; -EBUSY for a page pinned for DMA or
+ * holding other references (vmsplice(), zerocopy send), or a folio that
+ * could not be split or freed from swap; -EINTR for a fatal signal; the
+ * error of a fault that brought a page back from swap.  No page has
+ * changed then.
+ */
+int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
+			   unsigned long end, unsigned int keyid)
+{
+	bool user = mktme_mm_uses_keyid(mm, keyid);
+	int ret;
+
 	ret = mktme_mm_use_keyid(mm, keyid);
 	if (ret)
 		return ret;
-
-	return mktme_prepare_pages(mm, start, end);
+	ret = mktme_freeze(mm, start, end);
+	if (!ret)
+		mm->context.mktme_frozen = true;
+	else if (!user)
+		mktme_mm_drop_keyid(mm, keyid);
+	return ret;
 }
 
-static pte_t pte_set_keyid(pte_t pte, unsigned int keyid)
+/**
+ * mktme_mprotect_finish - thaw the range of mktme_mprotect_prepare()
+ * @mm: current->mm, locked for writing
+ * @start: page-aligned start
+ * @end: page-aligned end
+ *
+ * The pages mprotect_fixup() did not thaw (its VMA kept its flags, or the
+ * loop stopped) are mapped again, each with its VMA's KeyID.
+ */
+void mktme_mprotect_finish(struct mm_struct *mm, unsigned long start,
+			   unsigned long end)
 {
-	return __pte((pte_val(pte) & ~mktme_keyid_mask) |
-		     (pteval_t)keyid << mktme_keyid_shift);
+	mktme_thaw(mm, start, end);
+	mm->context.mktme_frozen = false;
 }
-
-static int mktme_rekey_pte(pte_t *ptep, unsigned long addr,
-			   unsigned long next, struct mm_walk *walk)
-{
-	struct mktme_walk *w = walk->private;
-	pte_t pte = ptep_get(ptep);
-	struct page *page;
-
-	if (!pte_present(pte)) {
-		/*
-		 * Being migrated since the preparing walk (compaction takes
-		 * no mmap_lock): the page would come back with its old KeyID,
-		 * under a VMA that promises the new one.  Wait and redo.
-		 */
-		if (is_swap_pte(pte) && is_migration_entry(pte_to_swp_entry(pte))) {
-			w->addr = addr;
-			return 1;
-		}
-		return 0;
-	}
-	page = vm_normal_page(walk->vma, addr, pte);
-	/* The zero page and other special pages keep KeyID 0 */
-	if (!page || page_keyid(page) == w->keyid)
-		return 0;
-
-	pte = ptep_clear_flush(walk->vma, addr, ptep);
-	mktme_page_rekey(page, w->keyid);
-	set_pte_at(walk->mm, addr, ptep, pte_set_keyid(pte, w->keyid));
-	return 0;
-}
-
-static const struct mm_walk_ops mktme_rekey_ops = {
-	.pte_entry = mktme_rekey_pte,
-	.walk_lock = PGWALK_WRLOCK,
-};
 
 /**
  * mktme_vma_set_keyid - give [start, end) of @vma the KeyID in its vm_flags
@@ -286,32 +538,20 @@ static const struct mm_walk_ops mktme_rekey_ops = {
  * @end: page-aligned end within @vma
  *
  * Make vm_page_prot carry the new KeyID (PR_MKTME_REKEY changes vm_flags
- * directly), then move the present pages to it, and those being migrated
- * once their migration is done.  Huge PMDs are split by the page walk.
+ * directly), then move the pages to it: encrypt_mprotect() froze them
+ * before any VMA changed; the stack at execve() is frozen here.  A page
+ * that cannot be frozen there keeps its KeyID (and its PTE says so).
  */
 void mktme_vma_set_keyid(struct vm_area_struct *vma, unsigned long start,
 			 unsigned long end)
 {
-	struct mktme_walk w = { .keyid = vm_flags_keyid(vma->vm_flags) };
-	struct mmu_notifier_range range;
-	int ret;
+	struct mm_struct *mm = vma->vm_mm;
 
 	/* vm_page_prot follows vm_flags, KeyID included (pgprot_modify()) */
 	vma_set_page_prot(vma);
-
-	do {
-		mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_VMA, 0,
-					vma->vm_mm, start, end);
-		mmu_notifier_invalidate_range_start(&range);
-		ret = walk_page_range(vma->vm_mm, start, end, &mktme_rekey_ops, &w);
-		mmu_notifier_invalidate_range_end(&range);
-		/* A fault on a migration entry waits for the migration */
-		if (ret == 1) {
-			handle_mm_fault(vma, w.addr, 0, NULL);
-			start = w.addr;
-			cond_resched();
-		}
-	} while (ret == 1);
+	if (!mm->context.mktme_frozen && mktme_freeze(mm, start, end))
+		return;
+	mktme_thaw(mm, start, end);
 }
 
 /* A revoked key's memory: every access is SIGBUS, never a new page. */
@@ -452,6 +692,7 @@ int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 	struct mm_struct *mm;
 	struct key *key;
 	int keyid, ret = 0;
+	bool user;
 
 	if (!mktme_enabled())
 		return -ENODEV;
@@ -476,18 +717,17 @@ int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 		ret = -EINTR;
 		goto put_key;
 	}
+	user = mktme_mm_uses_keyid(mm, keyid);
 	ret = mktme_mm_use_keyid(mm, keyid);
 	if (ret)
 		goto unlock;
 	if (flags & PR_MKTME_REKEY) {
-		VMA_ITERATOR(vmi, mm, 0);
-
-		for_each_vma(vmi, vma) {
-			if (!mktme_vma_suitable(vma))
-				continue;
-			ret = mktme_prepare_pages(mm, vma->vm_start, vma->vm_end);
-			if (ret)
-				goto unlock;
+		ret = mktme_freeze_mm(mm);
+		if (ret) {
+			/* Nothing changed: not a user because of this call */
+			if (!user)
+				mktme_mm_drop_keyid(mm, keyid);
+			goto unlock;
 		}
 	}
 	mm->def_flags = (mm->def_flags & ~VM_KEYID_MASK) |
@@ -499,14 +739,17 @@ int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 		VMA_ITERATOR(vmi, mm, 0);
 
 		for_each_vma(vmi, vma) {
-			if (!mktme_vma_suitable(vma) ||
-			    vm_flags_keyid(vma->vm_flags) == keyid)
+			if (!mktme_vma_suitable(vma))
 				continue;
-			vma_start_write(vma);
-			vm_flags_reset(vma, (vma->vm_flags & ~VM_KEYID_MASK) |
-					    ((unsigned long)keyid << VM_KEYID_SHIFT));
-			mktme_vma_set_keyid(vma, vma->vm_start, vma->vm_end);
+			if (vm_flags_keyid(vma->vm_flags) != keyid) {
+				vma_start_write(vma);
+				vm_flags_reset(vma, (vma->vm_flags & ~VM_KEYID_MASK) |
+						    ((unsigned long)keyid << VM_KEYID_SHIFT));
+				vma_set_page_prot(vma);
+			}
+			mktme_thaw(mm, vma->vm_start, vma->vm_end);
 		}
+		mm->context.mktme_frozen = false;
 	}
 unlock:
 	mmap_write_unlock(mm);

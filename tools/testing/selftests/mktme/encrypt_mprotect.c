@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * encrypt_mprotect(): the order in which arguments are checked, every
- * error with nothing changed, contents kept across re-keying both ways,
- * the KeyID in smaps, and the KeyID kept by plain mprotect().
+ * error with nothing changed (a page referenced or pinned, a sealed VMA),
+ * contents kept across re-keying both ways, the KeyID in smaps, and the
+ * KeyID kept by plain mprotect().
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "../kselftest_harness.h"
@@ -148,6 +153,106 @@ TEST_F(em, fork_shares_then_parent_rekeys)
  * (ENOKEY, EKEYREVOKED, EACCES, EINVAL for another type), then the range
  * as mprotect() checks it, then every VMA (ENOMEM, EINVAL, EACCES).
  */
+/* No page of @p's NPAGES pages has a KeyID: -1 if one has or it cannot be told */
+static int no_page_keyed(const char *p, long page)
+{
+	int i;
+
+	for (i = 0; i < NPAGES; i++)
+		if (page_has_keyid(p + i * page) != 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * A page that another kernel user holds (vmsplice()'s pipe holds a
+ * reference, a long-term pin through GUP-fast) would keep being read or
+ * written through its old KeyID: the whole call fails with EBUSY, and no
+ * page of the range, before or after that one, has changed.
+ */
+TEST_F(em, page_held_elsewhere_fails_the_whole_call)
+{
+	struct pin_longterm_test pin = { .size = self->page,
+		.flags = PIN_LONGTERM_WRITE | PIN_LONGTERM_FAST };
+	char *held = self->buf + 12 * self->page, *got;
+	struct iovec iov = { held, self->page };
+	int pfd[2], gup, usage = key_usage(self->key);
+
+	got = malloc(self->page);
+	ASSERT_NE(NULL, got);
+	ASSERT_LT(0, usage);
+	fill(self->buf, self->len, 5);
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(self->page, vmsplice(pfd[1], &iov, 1, 0));
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len,
+					   PROT_READ | PROT_WRITE, self->key, 0));
+	EXPECT_EQ(EBUSY, errno);
+	/* The process did not become a user of the key (a reference) */
+	EXPECT_EQ(usage, key_usage(self->key));
+	EXPECT_EQ(0, smaps_keyid(self->buf));
+	EXPECT_EQ(0, no_page_keyed(self->buf, self->page));
+	EXPECT_EQ(0, check(self->buf, self->len, 5));
+	/* The pipe still reads the page as it was */
+	EXPECT_EQ(self->page, read(pfd[0], got, self->page));
+	EXPECT_EQ(0, memcmp(got, held, self->page));
+	close(pfd[0]);
+	close(pfd[1]);
+
+	gup = open("/sys/kernel/debug/gup_test", O_RDWR);
+	if (gup >= 0) {
+		pin.addr = (unsigned long)(self->buf + 3 * self->page);
+		ASSERT_EQ(0, ioctl(gup, PIN_LONGTERM_TEST_START, &pin));
+		EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len, PROT_READ,
+						   self->key, 0));
+		EXPECT_EQ(EBUSY, errno);
+		EXPECT_EQ(0, smaps_keyid(self->buf));
+		EXPECT_EQ(0, no_page_keyed(self->buf, self->page));
+		ASSERT_EQ(0, ioctl(gup, PIN_LONGTERM_TEST_STOP));
+		close(gup);
+	} else {
+		TH_LOG("no /sys/kernel/debug/gup_test (CONFIG_GUP_TEST): pin not tried");
+	}
+
+	/* Nothing holds the pages now */
+	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
+					  self->key, 0));
+	EXPECT_EQ(self->keyid, smaps_keyid(self->buf));
+	EXPECT_EQ(1, page_has_keyid(held));
+	EXPECT_EQ(0, check(self->buf, self->len, 5));
+	free(got);
+}
+
+#ifndef __NR_mseal
+#define __NR_mseal 462
+#endif
+
+/*
+ * mprotect() would change the first VMA and stop at a sealed second one;
+ * encrypt_mprotect() checks every VMA first and changes neither.
+ */
+TEST_F(em, sealed_vma_fails_the_whole_call)
+{
+	char *p = map_anon(self->len), *sealed = p + self->len / 2;
+
+	ASSERT_NE(MAP_FAILED, p);
+	fill(p, self->len, 9);
+	if (syscall(__NR_mseal, sealed, self->len / 2, 0))
+		SKIP(return, "mseal: %s", strerror(errno));
+	EXPECT_EQ(-1, sys_encrypt_mprotect(p, self->len, PROT_READ | PROT_WRITE,
+					   self->key, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, smaps_keyid(p));
+	EXPECT_EQ(0, smaps_keyid(sealed));
+	EXPECT_EQ(0, page_has_keyid(p));
+	EXPECT_EQ(0, check(p, self->len, 9));
+	/* The unsealed half alone */
+	EXPECT_EQ(0, sys_encrypt_mprotect(p, self->len / 2, PROT_READ | PROT_WRITE,
+					  self->key, 0));
+	EXPECT_EQ(self->keyid, smaps_keyid(p));
+	EXPECT_EQ(0, check(p, self->len, 9));
+	munmap(p, self->len / 2);
+}
+
 TEST_F(em, argument_order)
 {
 	/* Bad flags win over a bad key and a bad address */
@@ -269,6 +374,11 @@ TEST_F_TIMEOUT(em, rekey_racing_migration_leaves_no_page_behind, 600)
 		void *pages[NPAGES];
 		int nodes[NPAGES], st[NPAGES], i, to = 1;
 
+		/* Not left behind by a failed assertion */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != me)
+			_exit(0);
+
 		while (!ctl->stop) {
 			ctl->paused = ctl->pause;
 			if (ctl->pause)
@@ -285,7 +395,9 @@ TEST_F_TIMEOUT(em, rekey_racing_migration_leaves_no_page_behind, 600)
 	}
 	for (round = 0; round < 16; round++) {
 		ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
-						  self->key, 0));
+						  self->key, 0)) {
+			TH_LOG("round %d: %s", round, strerror(errno));
+		}
 		ctl->pause = 1;
 		while (!ctl->paused)
 			;
@@ -296,7 +408,9 @@ TEST_F_TIMEOUT(em, rekey_racing_migration_leaves_no_page_behind, 600)
 			;
 		ASSERT_EQ(1, r) TH_LOG("round %d: a page is not encrypted", round);
 		ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
-						  MKTME_NO_KEY, 0));
+						  MKTME_NO_KEY, 0)) {
+			TH_LOG("round %d, back to KeyID 0: %s", round, strerror(errno));
+		}
 	}
 	ctl->stop = 1;
 	ASSERT_EQ(mover, waitpid(mover, &status, 0));

@@ -379,16 +379,6 @@ out:
 	return ret;
 }
 
-/* mm/gup_test.h (CONFIG_GUP_TEST): a long-term pin held by the kernel */
-struct pin_longterm_test {
-	uint64_t addr;
-	uint64_t size;
-	uint32_t flags;
-};
-#define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
-#define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
-#define PIN_LONGTERM_TEST_READ	_IOW('g', 9, uint64_t)
-
 /*
  * Revoking a key whose memory is pinned for DMA (an io_uring fixed
  * buffer, say) does not wait: the mappings go, the pinned pages are
@@ -398,7 +388,7 @@ struct pin_longterm_test {
 TEST_F(lifetime, revoke_with_long_term_pins_erases_and_drains)
 {
 	size_t len = 4 * self->page;
-	struct pin_longterm_test pin = { .size = len, .flags = 1 /* write */ };
+	struct pin_longterm_test pin = { .size = len, .flags = PIN_LONGTERM_WRITE };
 	long draining, in_use;
 	char *buf, *copy;
 	uint64_t dst;

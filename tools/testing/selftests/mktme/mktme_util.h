@@ -106,6 +106,16 @@ static inline void key_proc_line(int serial, char *buf, size_t size)
 	fclose(f);
 }
 
+/* A key's usage count (the third field of /proc/keys); -1 if not found */
+static inline int key_usage(int serial)
+{
+	char line[512];
+	int usage;
+
+	key_proc_line(serial, line, sizeof(line));
+	return sscanf(line, "%*x %*s %d", &usage) == 1 ? usage : -1;
+}
+
 /* The "KeyID:" line of the smaps entry that contains @addr; -1 if none */
 static inline int smaps_keyid(const void *addr)
 {
@@ -273,6 +283,40 @@ static inline int dram_is_ciphertext(const void *p, size_t len)
 	close(fd);
 	return ret;
 }
+
+/*
+ * Whether the page holding @p has a KeyID other than 0, asked of the
+ * debugfs file /sys/kernel/debug/mktme/phys (it refuses KeyID 0 pages
+ * with EPERM): 1 yes, 0 no, -1 cannot tell.
+ */
+static inline int page_has_keyid(const void *p)
+{
+	int fd = open("/sys/kernel/debug/mktme/phys", O_RDONLY);
+	uint64_t pa = phys_addr_of(p);
+	ssize_t n = -1;
+	char c;
+
+	if (fd < 0)
+		return -1;
+	if (pa)
+		n = pread(fd, &c, 1, pa);
+	close(fd);
+	if (n == 1)
+		return 1;
+	return n < 0 && errno == EPERM ? 0 : -1;
+}
+
+/* mm/gup_test.h (CONFIG_GUP_TEST): a long-term pin held by the kernel */
+struct pin_longterm_test {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t flags;
+};
+#define PIN_LONGTERM_WRITE	1	/* pin for writing */
+#define PIN_LONGTERM_FAST	2	/* through GUP-fast */
+#define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
+#define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
+#define PIN_LONGTERM_TEST_READ	_IOW('g', 9, uint64_t)
 
 static inline int mktme_available(void)
 {

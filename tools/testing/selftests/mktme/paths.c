@@ -451,6 +451,49 @@ TEST_F(paths, userfaultfd_copy_and_zeropage)
 	free(src);
 }
 
+/*
+ * UFFDIO_MOVE moves a page with its KeyID: into a VMA of the same key it
+ * works; into one of another KeyID it is refused (the VMAs' page
+ * protections differ in their KeyID bits), so no page of one key ends up
+ * in a VMA that the key's revocation would not tear down.
+ */
+TEST_F(paths, userfaultfd_move_only_within_a_keyid)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_MOVE };
+	char *same = map_encrypted(self->page, self->key), *plain = map_anon(self->page);
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_move mv = { .len = self->page };
+	int uffd;
+
+	ASSERT_NE(MAP_FAILED, same);
+	ASSERT_NE(MAP_FAILED, plain);
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	if (ioctl(uffd, UFFDIO_API, &api))
+		SKIP(return, "no UFFDIO_MOVE: %s", strerror(errno));
+	reg.range = (struct uffdio_range){ (unsigned long)same, self->page };
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	reg.range = (struct uffdio_range){ (unsigned long)plain, self->page };
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	mv.dst = (unsigned long)plain;
+	mv.src = (unsigned long)self->buf;
+	EXPECT_EQ(-1, ioctl(uffd, UFFDIO_MOVE, &mv));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_TRUE(all(self->buf, self->page, 'E'));
+
+	mv.dst = (unsigned long)same;
+	mv.move = 0;
+	EXPECT_EQ(0, ioctl(uffd, UFFDIO_MOVE, &mv)) {
+		TH_LOG("UFFDIO_MOVE: %s", strerror(errno));
+	}
+	EXPECT_EQ(self->page, mv.move);
+	EXPECT_TRUE(all(same, self->page, 'E'));
+	EXPECT_EQ(1, page_has_keyid(same));
+	close(uffd);
+}
+
 TEST_F(paths, wipeonfork)
 {
 	int status;
