@@ -126,8 +126,8 @@ int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
 			   unsigned long end, unsigned int keyid);
 void mktme_mprotect_finish(struct mm_struct *mm, unsigned long start,
 			   unsigned long end);
-void mktme_vma_set_keyid(struct vm_area_struct *vma, unsigned long start,
-			 unsigned long end);
+void mktme_mprotect_fixup(struct vm_area_struct *vma, unsigned long start,
+			  unsigned long end, unsigned long oldflags);
 
 /*
  * The mms that use each KeyID, for revocation and for the references

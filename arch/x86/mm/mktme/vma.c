@@ -5,11 +5,13 @@
  *
  * The 2019 MKTME series zapped a range's pages when its KeyID changed, so
  * encrypt_mprotect() lost the data.  Here each present page is re-keyed in
- * place: its PTE is cleared and flushed, its plaintext read through the old
- * KeyID's alias, its lines flushed, the plaintext written back through the
- * new KeyID's alias, and the PTE set again with the new KeyID.  The caller
- * holds mmap_lock for writing, so no fault can see the page meanwhile;
- * pages shared with other processes are unshared first, so the change is
+ * place, all or nothing: every page of the range is first frozen (locked,
+ * unmapped behind a migration entry, and checked to be held by nothing but
+ * its mapping), the VMAs change, and each page is then re-keyed (its
+ * plaintext read through the old KeyID's alias, its lines flushed, written
+ * back through the new KeyID's alias) and mapped again.  The caller holds
+ * mmap_lock for writing, so no fault can see a page meanwhile; pages
+ * shared with other processes are unshared first, so the change is
  * invisible to them.
  */
 #include <linux/mm.h>
@@ -45,6 +47,7 @@ enum mktme_todo {
 struct mktme_walk {
 	unsigned long addr;		/* where the walk stopped */
 	enum mktme_todo todo;
+	unsigned int keyid;		/* the KeyID the range gets */
 	struct folio *folio;		/* MKTME_PASSING: referenced */
 };
 
@@ -71,6 +74,12 @@ static struct page *mktme_walk_page(pte_t pte, unsigned long addr,
 		if (!is_swap_pte(pte))
 			return NULL;
 		entry = pte_to_swp_entry(pte);
+		/* A device holds it (HMM): it would keep the old KeyID */
+		if (is_device_exclusive_entry(entry) ||
+		    is_device_private_entry(entry)) {
+			*ret = -EBUSY;
+			return NULL;
+		}
 		if (non_swap_entry(entry) && !is_migration_entry(entry))
 			return NULL;
 		w->todo = MKTME_FAULT;
@@ -78,7 +87,11 @@ static struct page *mktme_walk_page(pte_t pte, unsigned long addr,
 		return NULL;
 	}
 	page = vm_normal_page(walk->vma, addr, pte);
-	if (page && folio_maybe_dma_pinned(page_folio(page))) {
+	/* Nothing to do for a page that has the KeyID already */
+	if (!page || page_keyid(page) == w->keyid)
+		return NULL;
+	/* Pinned for DMA, or poisoned: neither can be copied safely */
+	if (folio_maybe_dma_pinned(page_folio(page)) || PageHWPoison(page)) {
 		*ret = -EBUSY;
 		return NULL;
 	}
@@ -178,9 +191,9 @@ static int mktme_fix_folio(struct vm_area_struct *vma, unsigned long addr,
  * for a fatal signal.
  */
 static int mktme_prepare_pages(struct mm_struct *mm, unsigned long start,
-			       unsigned long end)
+			       unsigned long end, unsigned int keyid)
 {
-	struct mktme_walk w = { };
+	struct mktme_walk w = { .keyid = keyid };
 	struct vm_area_struct *vma;
 	vm_fault_t fault;
 	int ret;
@@ -256,20 +269,17 @@ static int mktme_freeze_pte(pte_t *ptep, unsigned long addr,
 		return 1;
 	}
 	pte = ptep_clear_flush(walk->vma, addr, ptep);
-	/*
-	 * The mapping's reference, and one more while the folio is off the
-	 * LRU: in a per-CPU LRU batch, or isolated by migration, compaction
-	 * or reclaim, which touch its contents only under the folio lock (a
-	 * migration then copies it through its new KeyID).  Anything more is
-	 * someone else reading or writing it.
-	 */
-	if (folio_ref_count(folio) > 1 + !folio_test_lru(folio)) {
+	/* Only the mapping's reference: anything more is someone else's */
+	if (folio_ref_count(folio) != 1) {
 		set_pte_at(walk->mm, addr, ptep, pte);
 		mktme_page_set_frozen(page, false);
 		folio_unlock(folio);
 		if (folio_maybe_dma_pinned(folio))
 			return -EBUSY;
-		/* Off the LRU, and held too: most likely let go soon */
+		/*
+		 * Off the LRU: in a per-CPU LRU batch, or isolated by
+		 * migration, compaction or reclaim, which let go soon.
+		 */
 		if (!folio_test_lru(folio))
 			goto passing;
 		w->todo = MKTME_HELD;
@@ -309,7 +319,7 @@ static const struct mm_walk_ops mktme_freeze_ops = {
  * Map a frozen page again, re-keyed to its VMA's KeyID, with its VMA's
  * protection (which mprotect_fixup() may have changed meanwhile; it turns
  * writable migration entries into read-only ones).  A page thawed early
- * (mktme_vma_set_keyid()) may be under migration again by the time the
+ * (mktme_mprotect_fixup()) may be under migration again by the time the
  * rest of the range is thawed: its page says whether it is frozen.
  */
 static int mktme_thaw_pte(pte_t *ptep, unsigned long addr,
@@ -334,7 +344,9 @@ static int mktme_thaw_pte(pte_t *ptep, unsigned long addr,
 	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
 	mktme_page_set_frozen(page, false);
 
-	mktme_page_rekey(page, vm_flags_keyid(vma->vm_flags));
+	/* Poisoned while frozen (memory_failure() waits for the lock) */
+	if (!PageHWPoison(page))
+		mktme_page_rekey(page, vm_flags_keyid(vma->vm_flags));
 	/* mk_pte() takes the KeyID from the page */
 	pte = mk_pte(page, READ_ONCE(vma->vm_page_prot));
 	if (!is_migration_entry_young(entry))
@@ -378,30 +390,31 @@ static void mktme_thaw(struct mm_struct *mm, unsigned long start,
 }
 
 /*
- * Freezing gives up on a page still referenced after this many rounds, and
- * on pages passing through (migration, reclaim) after many more: with
- * mmap_lock held, only compaction and reclaim can isolate pages anew.
+ * Rounds of freezing before giving up on a page still held (-EBUSY), or on
+ * pages passing by (-EAGAIN: a migration from another process may hold
+ * them isolated until it gets mmap_lock, which the caller has to let go).
  */
 #define MKTME_FREEZE_HELD	5
-#define MKTME_FREEZE_PASSING	64
+#define MKTME_FREEZE_PASSING	8
 
 /*
- * Prepare and freeze every page of [start, end); on failure nothing is
- * frozen and no page's KeyID has changed.  -EBUSY for a page pinned, or
- * holding references beyond its mapping through every round.
+ * Prepare and freeze every page of [start, end) whose KeyID is not @keyid;
+ * on failure nothing is frozen and no page's KeyID has changed.  -EBUSY
+ * for a page pinned, held by a device, poisoned, or holding references
+ * beyond its mapping through every round; -EAGAIN for pages passing by.
  */
 static int mktme_freeze(struct mm_struct *mm, unsigned long start,
-			unsigned long end)
+			unsigned long end, unsigned int keyid)
 {
 	unsigned int held = 0, passing = 0;
 	struct mmu_notifier_range range;
-	struct mktme_walk w = { };
+	struct mktme_walk w = { .keyid = keyid };
 	int ret;
 
 	/* This CPU's LRU batch holds references to pages just faulted in */
 	lru_add_drain();
 	for (;;) {
-		ret = mktme_prepare_pages(mm, start, end);
+		ret = mktme_prepare_pages(mm, start, end, keyid);
 		if (ret)
 			return ret;
 		w.todo = MKTME_OK;
@@ -422,9 +435,10 @@ static int mktme_freeze(struct mm_struct *mm, unsigned long start,
 			return ret;
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		if ((w.todo == MKTME_HELD && ++held > MKTME_FREEZE_HELD) ||
-		    (w.todo == MKTME_PASSING && ++passing > MKTME_FREEZE_PASSING))
+		if (w.todo == MKTME_HELD && ++held > MKTME_FREEZE_HELD)
 			return -EBUSY;
+		if (w.todo == MKTME_PASSING && ++passing > MKTME_FREEZE_PASSING)
+			return -EAGAIN;
 		/* References held by other CPUs' LRU batches */
 		if (w.todo == MKTME_HELD || w.todo == MKTME_PASSING)
 			lru_add_drain_all();
@@ -432,8 +446,11 @@ static int mktme_freeze(struct mm_struct *mm, unsigned long start,
 	}
 }
 
+/* How often PR_MKTME_REKEY lets go of mmap_lock for a migration */
+#define MKTME_REKEY_RETRIES	16
+
 /* PR_MKTME_REKEY: freeze every private anonymous VMA of @mm, or none */
-static int mktme_freeze_mm(struct mm_struct *mm)
+static int mktme_freeze_mm(struct mm_struct *mm, unsigned int keyid)
 {
 	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
@@ -442,7 +459,7 @@ static int mktme_freeze_mm(struct mm_struct *mm)
 	for_each_vma(vmi, vma) {
 		if (!mktme_vma_suitable(vma))
 			continue;
-		ret = mktme_freeze(mm, vma->vm_start, vma->vm_end);
+		ret = mktme_freeze(mm, vma->vm_start, vma->vm_end, keyid);
 		if (ret) {
 			mktme_thaw(mm, 0, vma->vm_start);
 			return ret;
@@ -507,7 +524,7 @@ int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
 	ret = mktme_mm_use_keyid(mm, keyid);
 	if (ret)
 		return ret;
-	ret = mktme_freeze(mm, start, end);
+	ret = mktme_freeze(mm, start, end, keyid);
 	if (!ret)
 		mm->context.mktme_frozen = true;
 	else if (!user)
@@ -532,25 +549,34 @@ void mktme_mprotect_finish(struct mm_struct *mm, unsigned long start,
 }
 
 /**
- * mktme_vma_set_keyid - give [start, end) of @vma the KeyID in its vm_flags
+ * mktme_mprotect_fixup - pages follow their VMA's new flags
  * @vma: the VMA, just given its new vm_flags by mprotect_fixup()
  * @start: page-aligned start within @vma
  * @end: page-aligned end within @vma
+ * @oldflags: its flags before
  *
- * Make vm_page_prot carry the new KeyID (PR_MKTME_REKEY changes vm_flags
- * directly), then move the pages to it: encrypt_mprotect() froze them
- * before any VMA changed; the stack at execve() is frozen here.  A page
- * that cannot be frozen there keeps its KeyID (and its PTE says so).
+ * encrypt_mprotect() froze the range before any VMA changed: its pages in
+ * [start, end) are re-keyed to @vma's KeyID and mapped now, before
+ * mprotect_fixup() may populate them.  Another caller changing a KeyID
+ * (setup_arg_pages(), for the stack of a process with a default key) has
+ * the pages frozen and thawed here; one that cannot be frozen (another
+ * kernel user holds it) keeps KeyID 0, and its PTE says so.
  */
-void mktme_vma_set_keyid(struct vm_area_struct *vma, unsigned long start,
-			 unsigned long end)
+void mktme_mprotect_fixup(struct vm_area_struct *vma, unsigned long start,
+			  unsigned long end, unsigned long oldflags)
 {
+	unsigned int keyid = vm_flags_keyid(vma->vm_flags);
 	struct mm_struct *mm = vma->vm_mm;
 
-	/* vm_page_prot follows vm_flags, KeyID included (pgprot_modify()) */
-	vma_set_page_prot(vma);
-	if (!mm->context.mktme_frozen && mktme_freeze(mm, start, end))
-		return;
+	if (!mm->context.mktme_frozen) {
+		if (keyid == vm_flags_keyid(oldflags))
+			return;
+		if (mktme_freeze(mm, start, end, keyid)) {
+			pr_warn_ratelimited("mktme: %s[%d]: stack pages left unencrypted\n",
+					    current->comm, task_pid_nr(current));
+			return;
+		}
+	}
 	mktme_thaw(mm, start, end);
 }
 
@@ -690,8 +716,8 @@ int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 {
 	struct vm_area_struct *vma;
 	struct mm_struct *mm;
+	int keyid, ret = 0, retries = 0;
 	struct key *key;
-	int keyid, ret = 0;
 	bool user;
 
 	if (!mktme_enabled())
@@ -713,6 +739,7 @@ int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 		ret = keyid;
 		goto put_mm;
 	}
+again:
 	if (mmap_write_lock_killable(mm)) {
 		ret = -EINTR;
 		goto put_key;
@@ -722,11 +749,18 @@ int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 	if (ret)
 		goto unlock;
 	if (flags & PR_MKTME_REKEY) {
-		ret = mktme_freeze_mm(mm);
+		ret = mktme_freeze_mm(mm, keyid);
+		/* Pages isolated by a migration that waits for mmap_lock */
+		if (ret == -EAGAIN && ++retries <= MKTME_REKEY_RETRIES) {
+			mmap_write_unlock(mm);
+			cond_resched();
+			goto again;
+		}
 		if (ret) {
 			/* Nothing changed: not a user because of this call */
 			if (!user)
 				mktme_mm_drop_keyid(mm, keyid);
+			ret = ret == -EAGAIN ? -EBUSY : ret;
 			goto unlock;
 		}
 	}

@@ -222,6 +222,30 @@ TEST_F(em, page_held_elsewhere_fails_the_whole_call)
 	free(got);
 }
 
+/*
+ * An mlocked read-only range made writable: mprotect_fixup() populates it
+ * (breaking COW ahead of writes) after the VMA changed, which must find
+ * its pages mapped again, re-keyed, and not wait for them forever.
+ */
+TEST_F(em, mlocked_range_made_writable)
+{
+	fill(self->buf, self->len, 3);
+	ASSERT_EQ(0, mprotect(self->buf, self->len, PROT_READ));
+	ASSERT_EQ(0, mlock(self->buf, self->len));
+	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
+					  self->key, 0));
+	EXPECT_EQ(self->keyid, smaps_keyid(self->buf));
+	EXPECT_EQ(0, check(self->buf, self->len, 3));
+	EXPECT_EQ(1, dram_is_ciphertext(self->buf, self->len));
+	/* Again with the key it has: nothing to re-key */
+	ASSERT_EQ(0, mprotect(self->buf, self->len, PROT_READ));
+	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
+					  self->key, 0));
+	self->buf[0] = 3;
+	EXPECT_EQ(0, check(self->buf, self->len, 3));
+	munlock(self->buf, self->len);
+}
+
 #ifndef __NR_mseal
 #define __NR_mseal 462
 #endif
