@@ -32,6 +32,8 @@
 #define REGION_PAGES	4
 
 static atomic_int keys[NR_KEYS];
+/* Where a SIGSEGV lands, with what it hit, off the thread's own stack */
+static char segv_stacks[NR_WORKERS + 1][16384];
 static atomic_int bad, stop;
 static long page_size;
 
@@ -71,6 +73,28 @@ static int fill_region(volatile char *p, size_t len, char c)
 		p[i] = c;
 	bus_armed = 0;
 	return 1;
+}
+
+static void on_sigsegv(int sig, siginfo_t *si, void *uc)
+{
+	char msg[128];
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "# SIGSEGV at %p (code %d) in thread %d\n",
+		     si->si_addr, si->si_code, (int)gettid());
+	write(2, msg, n);
+	_exit(98);
+}
+
+/* Each thread reports a SIGSEGV on a stack of its own */
+static void catch_sigsegv(int n)
+{
+	stack_t ss = { .ss_sp = segv_stacks[n], .ss_size = sizeof(segv_stacks[n]) };
+	struct sigaction sa = { .sa_sigaction = on_sigsegv,
+				.sa_flags = SA_SIGINFO | SA_ONSTACK };
+
+	sigaltstack(&ss, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
 }
 
 static int any_key(unsigned int *seed)
@@ -137,6 +161,7 @@ static void *worker(void *arg)
 	char *region = NULL, fill = 0;
 	int i;
 
+	catch_sigsegv((unsigned long)arg);
 	/* At least NR_OPS operations, and on until the revocations are done */
 	for (i = 0; i < NR_OPS || !atomic_load(&stop); i++)
 		one_op(&region, &fill, &seed);
@@ -164,6 +189,7 @@ TEST(revoke_rekey_fork_bind_on_shared_keys)
 		SKIP(return, "MKTME is not enabled (needs TME-MK or the QEMU model)");
 	page_size = sysconf(_SC_PAGESIZE);
 	catch_sigbus();
+	catch_sigsegv(0);
 	for (i = 0; i < NR_KEYS; i++) {
 		k = new_key(n++);
 		ASSERT_LT(0, k);
