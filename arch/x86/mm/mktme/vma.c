@@ -750,16 +750,16 @@ again:
 		goto unlock;
 	if (flags & PR_MKTME_REKEY) {
 		ret = mktme_freeze_mm(mm, keyid);
-		/* Pages isolated by a migration that waits for mmap_lock */
-		if (ret == -EAGAIN && ++retries <= MKTME_REKEY_RETRIES) {
-			mmap_write_unlock(mm);
-			cond_resched();
-			goto again;
-		}
 		if (ret) {
 			/* Nothing changed: not a user because of this call */
 			if (!user)
 				mktme_mm_drop_keyid(mm, keyid);
+			/* Pages isolated by a migration that waits for mmap_lock */
+			if (ret == -EAGAIN && ++retries <= MKTME_REKEY_RETRIES) {
+				mmap_write_unlock(mm);
+				cond_resched();
+				goto again;
+			}
 			ret = ret == -EAGAIN ? -EBUSY : ret;
 			goto unlock;
 		}
