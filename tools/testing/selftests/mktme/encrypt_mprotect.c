@@ -380,64 +380,32 @@ TEST_F(em, key_needs_search_permission)
  */
 TEST_F_TIMEOUT(em, rekey_racing_migration_leaves_no_page_behind, 600)
 {
-	/* Shared with the mover: it pauses while DRAM is checked */
-	struct { volatile int pause, paused, stop; } *ctl;
-	int round, status, r;
-	pid_t mover, me = getpid();
+	struct mover *mover;
+	int round, r;
 
 	if (access("/sys/devices/system/node/node1", F_OK))
 		SKIP(return, "needs a second NUMA node to migrate to");
 	if (access("/sys/kernel/debug/mktme/phys", R_OK))
 		SKIP(return, "needs /sys/kernel/debug/mktme/phys");
-	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, ctl);
 	fill(self->buf, self->len, 7);
-	mover = fork();
-	ASSERT_LE(0, mover);
-	if (!mover) {
-		void *pages[NPAGES];
-		int nodes[NPAGES], st[NPAGES], i, to = 1;
-
-		/* Not left behind by a failed assertion */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != me)
-			_exit(0);
-
-		while (!ctl->stop) {
-			ctl->paused = ctl->pause;
-			if (ctl->pause)
-				continue;
-			for (i = 0; i < NPAGES; i++) {
-				pages[i] = self->buf + i * self->page;
-				nodes[i] = to;
-			}
-			syscall(__NR_move_pages, me, NPAGES, pages, nodes, st,
-				4 /* MPOL_MF_MOVE_ALL */);
-			to = !to;
-		}
-		_exit(0);
-	}
+	mover = start_mover(self->buf, NPAGES, self->page);
+	ASSERT_NE(NULL, mover);
 	for (round = 0; round < 16; round++) {
 		ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
 						  self->key, 0)) {
 			TH_LOG("round %d: %s", round, strerror(errno));
 		}
-		ctl->pause = 1;
-		while (!ctl->paused)
-			;
+		mover_pause(mover, 1);
 		/* -1 too would mean a page left under KeyID 0 (the reader refuses it) */
 		r = dram_is_ciphertext(self->buf, self->len);
-		ctl->pause = 0;
-		while (ctl->paused)
-			;
+		mover_pause(mover, 0);
 		ASSERT_EQ(1, r) TH_LOG("round %d: a page is not encrypted", round);
 		ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len, PROT_READ | PROT_WRITE,
 						  MKTME_NO_KEY, 0)) {
 			TH_LOG("round %d, back to KeyID 0: %s", round, strerror(errno));
 		}
 	}
-	ctl->stop = 1;
-	ASSERT_EQ(mover, waitpid(mover, &status, 0));
+	ASSERT_EQ(0, stop_mover(mover));
 	EXPECT_EQ(0, check(self->buf, self->len, 7));
 }
 

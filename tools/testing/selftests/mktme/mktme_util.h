@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,9 @@
 #define KEY_POS_VIEW	0x01000000
 #endif
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #ifndef __NR_encrypt_mprotect
 #error "__NR_encrypt_mprotect missing: build against the series' UAPI headers"
@@ -317,6 +320,71 @@ struct pin_longterm_test {
 #define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
 #define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
 #define PIN_LONGTERM_TEST_READ	_IOW('g', 9, uint64_t)
+
+/*
+ * A child that migrates @npages pages from @buf between NUMA nodes 0 and 1
+ * with move_pages() (as compaction would, without the mmap_lock) until
+ * stopped.  It pauses while the parent checks DRAM.
+ */
+struct mover {
+	volatile int pause, paused, stop;
+	pid_t pid;
+};
+
+static inline struct mover *start_mover(char *buf, int npages, long page)
+{
+	struct mover *m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t parent = getpid(), pid;
+	void *pages[npages];
+	int nodes[npages], st[npages], i, to = 1;
+
+	if (m == MAP_FAILED)
+		return NULL;
+	pid = fork();
+	if (pid < 0)
+		return NULL;
+	if (pid) {
+		m->pid = pid;
+		return m;
+	}
+	/* Not left behind by a failed assertion */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	while (!m->stop) {
+		m->paused = m->pause;
+		if (m->pause)
+			continue;
+		for (i = 0; i < npages; i++) {
+			pages[i] = buf + i * page;
+			nodes[i] = to;
+		}
+		syscall(__NR_move_pages, parent, npages, pages, nodes, st,
+			4 /* MPOL_MF_MOVE_ALL */);
+		to = !to;
+	}
+	_exit(0);
+}
+
+static inline void mover_pause(struct mover *m, int pause)
+{
+	m->pause = pause;
+	while (m->paused != pause)
+		;
+}
+
+/* 0 once the mover has exited */
+static inline int stop_mover(struct mover *m)
+{
+	int status;
+
+	m->stop = 1;
+	if (waitpid(m->pid, &status, 0) != m->pid)
+		return -1;
+	munmap(m, sizeof(*m));
+	return 0;
+}
 
 static inline int mktme_available(void)
 {
