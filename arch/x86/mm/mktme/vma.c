@@ -149,13 +149,15 @@ static bool mktme_vma_suitable(struct vm_area_struct *vma)
 
 /*
  * Split the large folio mapped at @addr, or free the swap of the folio
- * there; -EBUSY if it cannot be done.
+ * there; -EBUSY if it cannot be done, -EAGAIN while the folio is isolated
+ * (by a migration, which may wait for mmap_lock to let go of it).
  */
 static int mktme_fix_folio(struct vm_area_struct *vma, unsigned long addr,
 			   enum mktme_todo todo)
 {
 	struct folio_walk fw;
 	struct folio *folio;
+	bool isolated = false;
 	int ret, tries;
 
 	for (tries = 0; tries < 3; tries++) {
@@ -172,6 +174,7 @@ static int mktme_fix_folio(struct vm_area_struct *vma, unsigned long addr,
 			folio_wait_writeback(folio);
 			ret = folio_free_swap(folio) || !folio_test_swapcache(folio) ? 0 : -EBUSY;
 		}
+		isolated = !folio_test_lru(folio);
 		folio_unlock(folio);
 		folio_put(folio);
 		if (!ret)
@@ -179,7 +182,7 @@ static int mktme_fix_folio(struct vm_area_struct *vma, unsigned long addr,
 		/* References held by per-CPU LRU batches */
 		lru_add_drain_all();
 	}
-	return -EBUSY;
+	return isolated ? -EAGAIN : -EBUSY;
 }
 
 /*
@@ -446,8 +449,29 @@ static int mktme_freeze(struct mm_struct *mm, unsigned long start,
 	}
 }
 
-/* How often PR_MKTME_REKEY lets go of mmap_lock for a migration */
-#define MKTME_REKEY_RETRIES	16
+/* How long a caller lets go of mmap_lock and tries again, at most */
+#define MKTME_FREEZE_PATIENCE	HZ
+
+/**
+ * mktme_freeze_again - should a freeze that found pages passing by try again
+ * @deadline: 0 before the first retry; kept by the caller between retries
+ *
+ * Called with mmap_lock let go after -EAGAIN (a migration from another
+ * process isolated pages, and may wait for mmap_lock before it copies
+ * them).  Sleeps a jiffy so that the migration gets on.
+ *
+ * Return: true to try again; false once about a second has passed, or for
+ * a fatal signal.
+ */
+bool mktme_freeze_again(unsigned long *deadline)
+{
+	if (!*deadline)
+		*deadline = jiffies + MKTME_FREEZE_PATIENCE;
+	if (time_after(jiffies, *deadline))
+		return false;
+	schedule_timeout_killable(1);
+	return !fatal_signal_pending(current);
+}
 
 /* PR_MKTME_REKEY: freeze every private anonymous VMA of @mm, or none */
 static int mktme_freeze_mm(struct mm_struct *mm, unsigned int keyid)
@@ -716,7 +740,8 @@ int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 {
 	struct vm_area_struct *vma;
 	struct mm_struct *mm;
-	int keyid, ret = 0, retries = 0;
+	unsigned long deadline = 0;
+	int keyid, ret = 0;
 	struct key *key;
 	bool user;
 
@@ -755,12 +780,13 @@ again:
 			if (!user)
 				mktme_mm_drop_keyid(mm, keyid);
 			/* Pages isolated by a migration that waits for mmap_lock */
-			if (ret == -EAGAIN && ++retries <= MKTME_REKEY_RETRIES) {
+			if (ret == -EAGAIN) {
 				mmap_write_unlock(mm);
-				cond_resched();
-				goto again;
+				if (mktme_freeze_again(&deadline))
+					goto again;
+				ret = -EBUSY;
+				goto put_key;
 			}
-			ret = ret == -EAGAIN ? -EBUSY : ret;
 			goto unlock;
 		}
 	}
