@@ -12,7 +12,9 @@
  * back through the new KeyID's alias) and mapped again.  The caller holds
  * mmap_lock for writing, so no fault can see a page meanwhile; pages
  * shared with other processes are unshared first, so the change is
- * invisible to them.
+ * invisible to them.  A huge page wholly in the range is frozen and
+ * re-keyed whole under its PMD; a large folio only partly in it, or mapped
+ * by PTEs, is split first.
  */
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -134,7 +136,76 @@ static int mktme_prepare_pte(pte_t *ptep, unsigned long addr,
 	return 0;
 }
 
+/*
+ * The huge page a walk finds mapped by @pmd (locked), as mktme_walk_page()
+ * for a small one; with MKTME_FAULT for a huge page being migrated.
+ */
+static struct page *mktme_walk_pmd_page(pmd_t pmd, unsigned long addr,
+					struct mm_walk *walk, int *ret)
+{
+	struct mktme_walk *w = walk->private;
+	struct folio *folio;
+	struct page *page;
+
+	w->addr = addr;
+	*ret = 0;
+	if (is_pmd_migration_entry(pmd)) {
+		w->todo = MKTME_FAULT;
+		*ret = 1;
+		return NULL;
+	}
+	/* NULL for the huge zero page */
+	page = vm_normal_page_pmd(walk->vma, addr, pmd);
+	if (!page || page_keyid(page) == w->keyid)
+		return NULL;
+	folio = page_folio(page);
+	if (folio_maybe_dma_pinned(folio) || folio_test_has_hwpoisoned(folio)) {
+		*ret = -EBUSY;
+		return NULL;
+	}
+	return page;
+}
+
+/* Does [addr, next) cover the whole huge page a PMD maps? */
+static bool mktme_whole_pmd(unsigned long addr, unsigned long next)
+{
+	return !(addr & ~HPAGE_PMD_MASK) && next - addr == HPAGE_PMD_SIZE;
+}
+
+/*
+ * A huge page wholly in the range keeps its PMD and is re-keyed whole; one
+ * only partly in it straddles two KeyIDs' VMAs to be: the walk splits its
+ * PMD (walk_pmd_range()) and mktme_prepare_pte() the folio.
+ */
+static int mktme_prepare_pmd(pmd_t *pmd, unsigned long addr,
+			     unsigned long next, struct mm_walk *walk)
+{
+	spinlock_t *ptl = pmd_trans_huge_lock(pmd, walk->vma);
+	struct mktme_walk *w = walk->private;
+	struct page *page;
+	int ret;
+
+	if (!ptl)
+		return 0;
+	page = mktme_walk_pmd_page(*pmd, addr, walk, &ret);
+	if (page && !mktme_whole_pmd(addr, next)) {
+		spin_unlock(ptl);
+		return 0;
+	}
+	walk->action = ACTION_CONTINUE;
+	if (page && !PageAnonExclusive(page)) {
+		w->todo = MKTME_UNSHARE;
+		ret = 1;
+	} else if (page && folio_test_swapcache(page_folio(page))) {
+		w->todo = MKTME_FREE_SWAP;
+		ret = 1;
+	}
+	spin_unlock(ptl);
+	return ret;
+}
+
 static const struct mm_walk_ops mktme_prepare_ops = {
+	.pmd_entry = mktme_prepare_pmd,
 	.pte_entry = mktme_prepare_pte,
 	.walk_lock = PGWALK_WRLOCK,
 };
@@ -188,10 +259,10 @@ static int mktme_fix_folio(struct vm_area_struct *vma, unsigned long addr,
 /*
  * Before [start, end) changes KeyID: unshare pages shared copy-on-write
  * with other processes (after fork) or through KSM, bring swapped pages
- * back and free their swap, and split large folios.  The process cannot
- * tell any of this from before.  -EBUSY for a page pinned for DMA or a
- * folio that cannot be split or freed from swap, a fault's error, -EINTR
- * for a fatal signal.
+ * back and free their swap, and split large folios not wholly in the
+ * range or not mapped by a PMD.  The process cannot tell any of this from
+ * before.  -EBUSY for a page pinned for DMA or a folio that cannot be
+ * split or freed from swap, a fault's error, -EINTR for a fatal signal.
  */
 static int mktme_prepare_pages(struct mm_struct *mm, unsigned long start,
 			       unsigned long end, unsigned int keyid)
@@ -239,6 +310,23 @@ static int mktme_prepare_pages(struct mm_struct *mm, unsigned long start,
  * it again, re-keyed to its VMA's KeyID: failing before any VMA changed
  * leaves every page as it was.
  */
+/* The migration entry a frozen page sits behind, with its PTE's state */
+static swp_entry_t mktme_frozen_entry(struct page *page, bool write,
+				      bool young, bool dirty)
+{
+	swp_entry_t entry;
+
+	if (write)
+		entry = make_writable_migration_entry(page_to_pfn(page));
+	else
+		entry = make_readable_exclusive_migration_entry(page_to_pfn(page));
+	if (young)
+		entry = make_migration_entry_young(entry);
+	if (dirty)
+		entry = make_migration_entry_dirty(entry);
+	return entry;
+}
+
 static int mktme_freeze_pte(pte_t *ptep, unsigned long addr,
 			    unsigned long next, struct mm_walk *walk)
 {
@@ -290,14 +378,8 @@ static int mktme_freeze_pte(pte_t *ptep, unsigned long addr,
 	}
 	if (pte_dirty(pte))
 		folio_mark_dirty(folio);
-	if (pte_write(pte))
-		entry = make_writable_migration_entry(page_to_pfn(page));
-	else
-		entry = make_readable_exclusive_migration_entry(page_to_pfn(page));
-	if (pte_young(pte))
-		entry = make_migration_entry_young(entry);
-	if (pte_dirty(pte))
-		entry = make_migration_entry_dirty(entry);
+	entry = mktme_frozen_entry(page, pte_write(pte), pte_young(pte),
+				   pte_dirty(pte));
 	frozen = swp_entry_to_pte(entry);
 	if (pte_soft_dirty(pte))
 		frozen = pte_swp_mksoft_dirty(frozen);
@@ -313,7 +395,84 @@ passing:
 	return 1;
 }
 
+/* A huge page wholly in the range is frozen whole, as mktme_freeze_pte() */
+static int mktme_freeze_pmd(pmd_t *pmd, unsigned long addr,
+			    unsigned long next, struct mm_walk *walk)
+{
+	spinlock_t *ptl = pmd_trans_huge_lock(pmd, walk->vma);
+	struct mktme_walk *w = walk->private;
+	struct vm_area_struct *vma = walk->vma;
+	struct folio *folio;
+	pmd_t orig, frozen;
+	swp_entry_t entry;
+	struct page *page;
+	int ret;
+
+	if (!ptl)
+		return 0;
+	walk->action = ACTION_CONTINUE;
+	page = mktme_walk_pmd_page(*pmd, addr, walk, &ret);
+	if (!page)
+		goto unlock;
+	folio = page_folio(page);
+	ret = 1;
+	/* Not as the preparing walk left it: prepare again */
+	if (!mktme_whole_pmd(addr, next) || !PageAnonExclusive(page)) {
+		w->todo = MKTME_UNSHARE;
+		goto unlock;
+	}
+	if (!folio_trylock(folio))
+		goto passing;
+	if (!mktme_page_set_frozen(page, true)) {
+		ret = -EBUSY;
+		goto unlock_folio;
+	}
+	if (folio_test_swapcache(folio)) {
+		w->todo = MKTME_FREE_SWAP;
+		goto unfreeze;
+	}
+	orig = pmdp_huge_clear_flush(vma, addr, pmd);
+	if (folio_ref_count(folio) != 1) {
+		set_pmd_at(walk->mm, addr, pmd, orig);
+		w->todo = MKTME_HELD;
+		if (folio_maybe_dma_pinned(folio))
+			ret = -EBUSY;
+		else if (!folio_test_lru(folio))
+			goto passing_unfreeze;
+		goto unfreeze;
+	}
+	if (pmd_dirty(orig))
+		folio_mark_dirty(folio);
+	entry = mktme_frozen_entry(page, pmd_write(orig), pmd_young(orig),
+				   pmd_dirty(orig));
+	frozen = swp_entry_to_pmd(entry);
+	if (pmd_soft_dirty(orig))
+		frozen = pmd_swp_mksoft_dirty(frozen);
+	if (pmd_uffd_wp(orig))
+		frozen = pmd_swp_mkuffd_wp(frozen);
+	set_pmd_at(walk->mm, addr, pmd, frozen);
+	ret = 0;
+	goto unlock;
+
+passing_unfreeze:
+	mktme_page_set_frozen(page, false);
+	folio_unlock(folio);
+passing:
+	folio_get(folio);
+	w->folio = folio;
+	w->todo = MKTME_PASSING;
+	goto unlock;
+unfreeze:
+	mktme_page_set_frozen(page, false);
+unlock_folio:
+	folio_unlock(folio);
+unlock:
+	spin_unlock(ptl);
+	return ret;
+}
+
 static const struct mm_walk_ops mktme_freeze_ops = {
+	.pmd_entry = mktme_freeze_pmd,
 	.pte_entry = mktme_freeze_pte,
 	.walk_lock = PGWALK_WRLOCK,
 };
@@ -372,6 +531,58 @@ static int mktme_thaw_pte(pte_t *ptep, unsigned long addr,
 	return 0;
 }
 
+/* A frozen huge page, as mktme_thaw_pte(); others' huge PMDs stay whole */
+static int mktme_thaw_pmd(pmd_t *pmd, unsigned long addr,
+			  unsigned long next, struct mm_walk *walk)
+{
+	spinlock_t *ptl = pmd_trans_huge_lock(pmd, walk->vma);
+	struct vm_area_struct *vma = walk->vma;
+	pmd_t frozen, pmde;
+	struct folio *folio;
+	swp_entry_t entry;
+	struct page *page;
+	long i;
+
+	if (!ptl)
+		return 0;
+	walk->action = ACTION_CONTINUE;
+	frozen = *pmd;
+	if (!is_pmd_migration_entry(frozen))
+		goto unlock;
+	entry = pmd_to_swp_entry(frozen);
+	page = pfn_swap_entry_to_page(entry);
+	if (!mktme_page_frozen(page))
+		goto unlock;
+	folio = page_folio(page);
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+	mktme_page_set_frozen(page, false);
+
+	if (!folio_test_has_hwpoisoned(folio))
+		for (i = 0; i < folio_nr_pages(folio); i++)
+			mktme_page_rekey(folio_page(folio, i),
+					 vm_flags_keyid(vma->vm_flags));
+	pmde = mk_huge_pmd(page, READ_ONCE(vma->vm_page_prot));
+	if (!is_migration_entry_young(entry))
+		pmde = pmd_mkold(pmde);
+	if (folio_test_dirty(folio) && is_migration_entry_dirty(entry))
+		pmde = pmd_mkdirty(pmde);
+	if (pmd_swp_soft_dirty(frozen))
+		pmde = pmd_mksoft_dirty(pmde);
+	else
+		pmde = pmd_clear_soft_dirty(pmde);
+	/* Made writable by its next write fault otherwise, as after migration */
+	if (pmd_swp_uffd_wp(frozen))
+		pmde = pmd_mkuffd_wp(pmde);
+	else if ((vma->vm_flags & VM_WRITE) && is_writable_migration_entry(entry))
+		pmde = pmd_mkwrite(pmde, vma);
+	set_pmd_at(walk->mm, addr, pmd, pmde);
+	update_mmu_cache_pmd(vma, addr, pmd);
+	folio_unlock(folio);
+unlock:
+	spin_unlock(ptl);
+	return 0;
+}
+
 /* Only private anonymous VMAs are frozen: others' migration entries are real */
 static int mktme_thaw_test(unsigned long start, unsigned long end,
 			   struct mm_walk *walk)
@@ -380,6 +591,7 @@ static int mktme_thaw_test(unsigned long start, unsigned long end,
 }
 
 static const struct mm_walk_ops mktme_thaw_ops = {
+	.pmd_entry = mktme_thaw_pmd,
 	.pte_entry = mktme_thaw_pte,
 	.test_walk = mktme_thaw_test,
 	.walk_lock = PGWALK_WRLOCK,
@@ -529,7 +741,8 @@ int mktme_mprotect_check(struct mm_struct *mm, unsigned long start,
  * Called once the range passed mktme_mprotect_check() and every check of
  * mprotect(), before any VMA changes.  Pages are prepared in ways the
  * process cannot tell from before (mktme_prepare_pages(): unshared,
- * brought back from swap, split from large folios) and frozen.
+ * brought back from swap, split from large folios the range cuts) and
+ * frozen.
  * mktme_mprotect_finish() must follow on success, whatever happens to the
  * VMAs meanwhile.
  *

@@ -231,6 +231,14 @@ TEST_F(paths, futex_and_atomics)
 
 #define HPAGE	(2UL << 20)
 
+/* Huge pages on first touch for [p, p + HPAGE): 0, or -1 without THP */
+static int want_thp(char *p)
+{
+	if (write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise"))
+		return -1;
+	return madvise(p, HPAGE, MADV_HUGEPAGE);
+}
+
 static long smaps_field(const void *addr, const char *field)
 {
 	unsigned long a = (unsigned long)addr, start, end;
@@ -316,9 +324,8 @@ TEST_F(paths, split_of_a_partly_written_encrypted_thp)
 
 	ASSERT_NE(MAP_FAILED, raw);
 	ASSERT_LT(0, key2);
-	if (write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise"))
+	if (want_thp(p))
 		SKIP(return, "no THP (CONFIG_TRANSPARENT_HUGEPAGE)");
-	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
 	ASSERT_EQ(0, sys_encrypt_mprotect(p, HPAGE, PROT_READ | PROT_WRITE, self->key, 0));
 	memset(p, 'Z', self->page);
 	ASSERT_EQ(2048, smaps_field(p, "AnonHugePages"));
@@ -331,6 +338,129 @@ TEST_F(paths, split_of_a_partly_written_encrypted_thp)
 	EXPECT_EQ(self->keyid, smaps_keyid(p));
 	EXPECT_EQ(key_keyid(key2), smaps_keyid(p + HPAGE / 2));
 	EXPECT_CIPHERTEXT(p, self->page);
+	munmap(raw, 3 * HPAGE);
+}
+
+/*
+ * A huge page wholly in the range is re-keyed whole: it stays one huge
+ * page, at the same physical address, from key to key and back to none.
+ */
+TEST_F_TIMEOUT(paths, thp_rekeyed_whole, 600)
+{
+	char *raw = map_anon(3 * HPAGE);
+	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
+	int key2 = add_mktme_key("paths-thp-whole", "type=cpu");
+	uint64_t pa;
+
+	ASSERT_NE(MAP_FAILED, raw);
+	ASSERT_LT(0, key2);
+	if (want_thp(p))
+		SKIP(return, "no THP (CONFIG_TRANSPARENT_HUGEPAGE)");
+	ASSERT_EQ(0, sys_encrypt_mprotect(p, HPAGE, PROT_READ | PROT_WRITE, self->key, 0));
+	memset(p, 'W', HPAGE);
+	ASSERT_EQ(2048, smaps_field(p, "AnonHugePages"));
+	pa = phys_addr_of(p);
+
+	ASSERT_EQ(0, sys_encrypt_mprotect(p, HPAGE, PROT_READ, key2, 0));
+	EXPECT_EQ(2048, smaps_field(p, "AnonHugePages"));
+	EXPECT_EQ(pa, phys_addr_of(p));
+	EXPECT_EQ(key_keyid(key2), smaps_keyid(p));
+	EXPECT_TRUE(all(p, HPAGE, 'W'));
+	EXPECT_CIPHERTEXT(p, HPAGE);
+
+	ASSERT_EQ(0, sys_encrypt_mprotect(p, HPAGE, PROT_READ | PROT_WRITE, MKTME_NO_KEY, 0));
+	EXPECT_EQ(2048, smaps_field(p, "AnonHugePages"));
+	EXPECT_EQ(pa, phys_addr_of(p));
+	EXPECT_EQ(0, smaps_keyid(p));
+	EXPECT_EQ(0, page_has_keyid(p + HPAGE - self->page));
+	memset(p + HPAGE / 2, 'X', HPAGE / 2);
+	EXPECT_TRUE(all(p, HPAGE / 2, 'W'));
+	EXPECT_TRUE(all(p + HPAGE / 2, HPAGE / 2, 'X'));
+	munmap(raw, 3 * HPAGE);
+}
+
+/* A huge page one of whose pages is held elsewhere stays as it was, whole */
+TEST_F_TIMEOUT(paths, thp_held_elsewhere_stays_as_it_was, 600)
+{
+	char *raw = map_anon(3 * HPAGE), *got = malloc(self->page);
+	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
+	struct iovec iov = { p + HPAGE / 2, self->page };
+	int pfd[2];
+
+	ASSERT_NE(MAP_FAILED, raw);
+	ASSERT_NE(NULL, got);
+	if (want_thp(p))
+		SKIP(return, "no THP (CONFIG_TRANSPARENT_HUGEPAGE)");
+	memset(p, 'V', HPAGE);
+	ASSERT_EQ(2048, smaps_field(p, "AnonHugePages"));
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(self->page, vmsplice(pfd[1], &iov, 1, 0));
+
+	EXPECT_EQ(-1, sys_encrypt_mprotect(p, HPAGE, PROT_READ | PROT_WRITE, self->key, 0));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(2048, smaps_field(p, "AnonHugePages"));
+	EXPECT_EQ(0, smaps_keyid(p));
+	EXPECT_EQ(0, page_has_keyid(p));
+	EXPECT_EQ(self->page, read(pfd[0], got, self->page));
+	EXPECT_TRUE(all(got, self->page, 'V'));
+	close(pfd[0]);
+	close(pfd[1]);
+
+	/* Nothing holds it now */
+	ASSERT_EQ(0, sys_encrypt_mprotect(p, HPAGE, PROT_READ | PROT_WRITE, self->key, 0));
+	EXPECT_EQ(2048, smaps_field(p, "AnonHugePages"));
+	EXPECT_EQ(self->keyid, smaps_keyid(p));
+	EXPECT_TRUE(all(p, HPAGE, 'V'));
+	EXPECT_CIPHERTEXT(p, HPAGE);
+	free(got);
+	munmap(raw, 3 * HPAGE);
+}
+
+/*
+ * A huge page migrated (whole, or split on the way) while it is re-keyed
+ * back and forth ends up under the key each round, with its data.
+ */
+TEST_F_TIMEOUT(paths, thp_rekey_racing_migration, 600)
+{
+	char *raw = map_anon(3 * HPAGE);
+	char *p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
+	struct mover *mover;
+	unsigned long off;
+	int round, r;
+
+	ASSERT_NE(MAP_FAILED, raw);
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "needs a second NUMA node to migrate to");
+	if (access("/sys/kernel/debug/mktme/phys", R_OK))
+		SKIP(return, "needs /sys/kernel/debug/mktme/phys");
+	if (want_thp(p))
+		SKIP(return, "no THP (CONFIG_TRANSPARENT_HUGEPAGE)");
+	memset(p, 'M', HPAGE);
+	ASSERT_EQ(2048, smaps_field(p, "AnonHugePages"));
+	/* One page of each half: a huge page split on the way moves by halves */
+	mover = start_mover(p, 2, HPAGE / 2);
+	ASSERT_NE(NULL, mover);
+	for (round = 0; round < 8; round++) {
+		ASSERT_EQ(0, sys_encrypt_mprotect(p, HPAGE, PROT_READ | PROT_WRITE,
+						  self->key, 0)) {
+			TH_LOG("round %d: %s", round, strerror(errno));
+		}
+		mover_pause(mover, 1);
+		r = dram_is_ciphertext(p, HPAGE);
+		for (off = 0; r != 1 && off < HPAGE; off += self->page)
+			if (page_has_keyid(p + off) != 1)
+				TH_LOG("round %d: the page at +%#lx (pa %#llx) has no KeyID",
+				       round, off, (unsigned long long)phys_addr_of(p + off));
+		mover_pause(mover, 0);
+		ASSERT_EQ(1, r) TH_LOG("round %d: a page is not encrypted", round);
+		ASSERT_EQ(0, sys_encrypt_mprotect(p, HPAGE, PROT_READ | PROT_WRITE,
+						  MKTME_NO_KEY, 0)) {
+			TH_LOG("round %d, back to KeyID 0: %s", round, strerror(errno));
+		}
+	}
+	ASSERT_EQ(0, stop_mover(mover));
+	TH_LOG("after the rounds: AnonHugePages %ld kB", smaps_field(p, "AnonHugePages"));
+	EXPECT_TRUE(all(p, HPAGE, 'M'));
 	munmap(raw, 3 * HPAGE);
 }
 
