@@ -124,7 +124,7 @@ int mktme_mprotect_check(struct mm_struct *mm, unsigned long start,
 			 unsigned long end);
 int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
 			   unsigned long end, unsigned int keyid);
-bool mktme_freeze_again(unsigned long *deadline);
+int mktme_freeze_again(unsigned long *deadline);
 void mktme_mprotect_finish(struct mm_struct *mm, unsigned long start,
 			   unsigned long end);
 void mktme_mprotect_fixup(struct vm_area_struct *vma, unsigned long start,

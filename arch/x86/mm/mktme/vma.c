@@ -136,6 +136,23 @@ static int mktme_prepare_pte(pte_t *ptep, unsigned long addr,
 	return 0;
 }
 
+#ifdef CONFIG_ARCH_ENABLE_THP_MIGRATION
+/*
+ * Is a page of @folio poisoned?  memory_failure() marks the page before
+ * it waits for the folio lock, and the folio only after.
+ */
+static bool mktme_folio_poisoned(struct folio *folio)
+{
+	long i;
+
+	if (folio_test_has_hwpoisoned(folio))
+		return true;
+	for (i = 0; i < folio_nr_pages(folio); i++)
+		if (PageHWPoison(folio_page(folio, i)))
+			return true;
+	return false;
+}
+
 /*
  * The huge page a walk finds mapped by @pmd (locked), as mktme_walk_page()
  * for a small one; with MKTME_FAULT for a huge page being migrated.
@@ -159,7 +176,7 @@ static struct page *mktme_walk_pmd_page(pmd_t pmd, unsigned long addr,
 	if (!page || page_keyid(page) == w->keyid)
 		return NULL;
 	folio = page_folio(page);
-	if (folio_maybe_dma_pinned(folio) || folio_test_has_hwpoisoned(folio)) {
+	if (folio_maybe_dma_pinned(folio) || mktme_folio_poisoned(folio)) {
 		*ret = -EBUSY;
 		return NULL;
 	}
@@ -203,6 +220,10 @@ static int mktme_prepare_pmd(pmd_t *pmd, unsigned long addr,
 	spin_unlock(ptl);
 	return ret;
 }
+
+#else
+#define mktme_prepare_pmd	NULL
+#endif
 
 static const struct mm_walk_ops mktme_prepare_ops = {
 	.pmd_entry = mktme_prepare_pmd,
@@ -395,7 +416,17 @@ passing:
 	return 1;
 }
 
-/* A huge page wholly in the range is frozen whole, as mktme_freeze_pte() */
+#ifdef CONFIG_ARCH_ENABLE_THP_MIGRATION
+/*
+ * A huge page wholly in the range is frozen whole, as mktme_freeze_pte().
+ * Unlike a migration's, this PMD migration entry keeps the folio's
+ * mapping, reference and rmap, and only the head page is marked frozen:
+ * nothing may split or copy the entry until thawed.  Nothing does: the
+ * folio lock keeps rmap walkers away, mmap_lock and the VMA locks held
+ * for writing keep away everything that walks page tables, and the walks
+ * here leave every huge PMD whole (ACTION_CONTINUE).  A VMA split falls
+ * on the range's ends, never inside a PMD wholly in it.
+ */
 static int mktme_freeze_pmd(pmd_t *pmd, unsigned long addr,
 			    unsigned long next, struct mm_walk *walk)
 {
@@ -471,6 +502,10 @@ unlock:
 	return ret;
 }
 
+#else
+#define mktme_freeze_pmd	NULL
+#endif
+
 static const struct mm_walk_ops mktme_freeze_ops = {
 	.pmd_entry = mktme_freeze_pmd,
 	.pte_entry = mktme_freeze_pte,
@@ -499,10 +534,14 @@ static int mktme_thaw_pte(pte_t *ptep, unsigned long addr,
 	if (!is_migration_entry(entry))
 		return 0;
 	page = pfn_swap_entry_to_page(entry);
-	/* Another's: a page thawed already, and migrated since */
-	if (!mktme_page_frozen(page))
-		return 0;
 	folio = page_folio(page);
+	/* Another's: a page thawed already, and migrated since */
+	if (!mktme_page_frozen(page)) {
+		/* Or a frozen huge page's, split: mktme_freeze_pmd() says never */
+		VM_WARN_ON_ONCE_FOLIO(folio_test_large(folio) &&
+				      mktme_page_frozen(&folio->page), folio);
+		return 0;
+	}
 	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
 	mktme_page_set_frozen(page, false);
 
@@ -531,7 +570,12 @@ static int mktme_thaw_pte(pte_t *ptep, unsigned long addr,
 	return 0;
 }
 
-/* A frozen huge page, as mktme_thaw_pte(); others' huge PMDs stay whole */
+#ifdef CONFIG_ARCH_ENABLE_THP_MIGRATION
+/*
+ * A frozen huge page, as mktme_thaw_pte(); others' huge PMDs stay whole.
+ * Its 512 pages are re-keyed with the PMD lock let go: nothing can change
+ * the frozen entry meanwhile (see mktme_freeze_pmd()).
+ */
 static int mktme_thaw_pmd(pmd_t *pmd, unsigned long addr,
 			  unsigned long next, struct mm_walk *walk)
 {
@@ -557,10 +601,23 @@ static int mktme_thaw_pmd(pmd_t *pmd, unsigned long addr,
 	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
 	mktme_page_set_frozen(page, false);
 
-	if (!folio_test_has_hwpoisoned(folio))
-		for (i = 0; i < folio_nr_pages(folio); i++)
+	spin_unlock(ptl);
+	/*
+	 * Poisoned while frozen: reading it would be a machine check.  The
+	 * folio keeps its KeyID, which its PMD then says; memory_failure()
+	 * splits it once it has the lock.
+	 */
+	if (mktme_folio_poisoned(folio)) {
+		pr_warn_ratelimited("mktme: %s[%d]: a poisoned huge page keeps its KeyID\n",
+				    current->comm, task_pid_nr(current));
+	} else {
+		for (i = 0; i < folio_nr_pages(folio); i++) {
 			mktme_page_rekey(folio_page(folio, i),
 					 vm_flags_keyid(vma->vm_flags));
+			cond_resched();
+		}
+	}
+	spin_lock(ptl);
 	pmde = mk_huge_pmd(page, READ_ONCE(vma->vm_page_prot));
 	if (!is_migration_entry_young(entry))
 		pmde = pmd_mkold(pmde);
@@ -582,6 +639,10 @@ unlock:
 	spin_unlock(ptl);
 	return 0;
 }
+
+#else
+#define mktme_thaw_pmd	NULL
+#endif
 
 /* Only private anonymous VMAs are frozen: others' migration entries are real */
 static int mktme_thaw_test(unsigned long start, unsigned long end,
@@ -672,17 +733,17 @@ static int mktme_freeze(struct mm_struct *mm, unsigned long start,
  * process isolated pages, and may wait for mmap_lock before it copies
  * them).  Sleeps a jiffy so that the migration gets on.
  *
- * Return: true to try again; false once about a second has passed, or for
- * a fatal signal.
+ * Return: 0 to try again; -EBUSY once about a second has passed; -EINTR
+ * for a fatal signal.
  */
-bool mktme_freeze_again(unsigned long *deadline)
+int mktme_freeze_again(unsigned long *deadline)
 {
 	if (!*deadline)
 		*deadline = jiffies + MKTME_FREEZE_PATIENCE;
 	if (time_after(jiffies, *deadline))
-		return false;
+		return -EBUSY;
 	schedule_timeout_killable(1);
-	return !fatal_signal_pending(current);
+	return fatal_signal_pending(current) ? -EINTR : 0;
 }
 
 /* PR_MKTME_REKEY: freeze every private anonymous VMA of @mm, or none */
@@ -995,9 +1056,9 @@ again:
 			/* Pages isolated by a migration that waits for mmap_lock */
 			if (ret == -EAGAIN) {
 				mmap_write_unlock(mm);
-				if (mktme_freeze_again(&deadline))
+				ret = mktme_freeze_again(&deadline);
+				if (!ret)
 					goto again;
-				ret = -EBUSY;
 				goto put_key;
 			}
 			goto unlock;
