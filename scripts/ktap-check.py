@@ -46,7 +46,13 @@ def leaf_counts(test, parser):
 def parse(parser, lines, label):
     print(f'--- {label} ---')
     test = parser.parse_run_tests(lines)
-    return leaf_counts(test, parser)
+    p, f, s, names = leaf_counts(test, parser)
+    # The parser's errors (a result out of place, a number skipped) mean
+    # results may have been lost without one failing.
+    if test.counts.errors:
+        f += 1
+        names.append(f'{label}: {test.counts.errors} KTAP parse errors')
+    return p, f, s, names
 
 
 def main():

@@ -51,6 +51,15 @@ test_missing_result_fails() {
 	return 0
 }
 
+# A kernel message in the middle of a nested line pushes the rest of it
+# to column 0: a result out of place, which the parser reports as an
+# error and then counts no more.
+test_result_pushed_out_of_its_test_fails() {
+	good_log | sed 's/^    ok 2 global.beta/    #clocksource: Long readout interval\n ok 332 a diagnostic\n&/' >c.log
+	judge c.log >out && { cat out; return 1; }
+	grep -q 'KTAP parse errors' out || { cat out; return 1; }
+}
+
 test_missing_program_fails() {
 	good_log | sed 's/^1\.\.1$/1..2/' >c.log
 	judge c.log >out && { cat out; return 1; }
