@@ -267,23 +267,32 @@ static inline int page_swapped(const void *p)
  */
 static inline int dram_is_ciphertext(const void *p, size_t len)
 {
+	size_t page = sysconf(_SC_PAGESIZE), off, n, i;
 	int fd = open("/sys/kernel/debug/mktme/phys", O_RDONLY);
+	char *raw = malloc(page);
 	const char *c = p;
-	char raw[64];
 	uint64_t pa;
-	size_t off;
 	int ret = 1;
 
-	if (fd < 0)
-		return -1;
-	for (off = 0; off < len && ret == 1; off += sizeof(raw)) {
+	if (fd < 0 || !raw)
+		ret = -1;
+	/* A page at a time: the file reads up to the end of one */
+	for (off = 0; off < len && ret == 1; off += n) {
+		n = page - (uintptr_t)(c + off) % page;
+		if (n > len - off)
+			n = len - off;
 		pa = phys_addr_of(c + off);
-		if (!pa || pread(fd, raw, sizeof(raw), pa) != sizeof(raw))
+		if (!pa || pread(fd, raw, n, pa) != (ssize_t)n) {
 			ret = -1;
-		else if (!memcmp(raw, c + off, sizeof(raw)))
-			ret = 0;
+			break;
+		}
+		for (i = 0; i < n; i += 64)
+			if (!memcmp(raw + i, c + off + i, n - i < 64 ? n - i : 64))
+				ret = 0;
 	}
-	close(fd);
+	free(raw);
+	if (fd >= 0)
+		close(fd);
 	return ret;
 }
 
@@ -354,8 +363,11 @@ static inline struct mover *start_mover(char *buf, int npages, long page)
 		_exit(0);
 	while (!m->stop) {
 		m->paused = m->pause;
-		if (m->pause)
+		if (m->pause) {
+			/* The CPU to the parent's check meanwhile */
+			usleep(1000);
 			continue;
+		}
 		for (i = 0; i < npages; i++) {
 			pages[i] = buf + i * page;
 			nodes[i] = to;
