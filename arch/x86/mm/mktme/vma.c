@@ -317,20 +317,6 @@ static int mktme_prepare_pages(struct mm_struct *mm, unsigned long start,
 	}
 }
 
-/*
- * Freezing: re-keying is all or nothing.  Each page of the range is
- * locked and unmapped, and must then have no reference beyond its mapping
- * (the protocol of KSM's write_protect_page()): once its PTE is cleared
- * and flushed, GUP-fast cannot take a new reference, and one taken before
- * shows in the count.  A pin (DMA), a reference held by vmsplice(),
- * zerocopy send or O_DIRECT would otherwise keep reading or writing the
- * page through its old KeyID.  The page stays behind a migration entry
- * until thawed: nothing can reach it (GUP-fast falls back to the slow path,
- * which waits for mmap_lock), the folio lock keeps reclaim, compaction and
- * other rmap walkers away, and the rmap is left as it was.  Thawing maps
- * it again, re-keyed to its VMA's KeyID: failing before any VMA changed
- * leaves every page as it was.
- */
 /* The migration entry a frozen page sits behind, with its PTE's state */
 static swp_entry_t mktme_frozen_entry(struct page *page, bool write,
 				      bool young, bool dirty)
@@ -348,6 +334,20 @@ static swp_entry_t mktme_frozen_entry(struct page *page, bool write,
 	return entry;
 }
 
+/*
+ * Freezing: re-keying is all or nothing.  Each page of the range is
+ * locked and unmapped, and must then have no reference beyond its mapping
+ * (the protocol of KSM's write_protect_page()): once its PTE is cleared
+ * and flushed, GUP-fast cannot take a new reference, and one taken before
+ * shows in the count.  A pin (DMA), a reference held by vmsplice(),
+ * zerocopy send or O_DIRECT would otherwise keep reading or writing the
+ * page through its old KeyID.  The page stays behind a migration entry
+ * until thawed: nothing can reach it (GUP-fast falls back to the slow path,
+ * which waits for mmap_lock), the folio lock keeps reclaim, compaction and
+ * other rmap walkers away, and the rmap is left as it was.  Thawing maps
+ * it again, re-keyed to its VMA's KeyID: failing before any VMA changed
+ * leaves every page as it was.
+ */
 static int mktme_freeze_pte(pte_t *ptep, unsigned long addr,
 			    unsigned long next, struct mm_walk *walk)
 {
