@@ -76,10 +76,8 @@ python3 "$top/scripts/mm-selftests.py" "$out/guest/console.log" --counts "$out/g
 # theirs fails the run.  Left out, for time: the plain mm selftests (no
 # MKTME path their keyed runs miss), and uffd-unit-tests and
 # ksm_functional_tests, 6 and 9 minutes each on this kernel, which the
-# main guest runs keyed; and compaction_test, which mlocks most of the
-# free memory and is OOM-killed once KASAN and kmemleak take their share.
+# main guest runs keyed.
 debug_tests=${MKTME_TESTS:-$(grep -v -e '^mm/' -e 'uffd-unit-tests' -e 'ksm_functional_tests' \
-	-e 'compaction_test' \
 	"$top/build/initramfs/root/tests/list" | paste -sd, -)}
 guest_run guest-debug --kernel "$top/build/kbuild-debug/arch/x86/boot/bzImage" \
 	--timeout 2700 --append "mktme_expect=tme mktme_timeout=900 mktme_tests=$debug_tests"
