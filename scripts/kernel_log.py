@@ -3,7 +3,8 @@
 
 Shared by scripts/ktap-check.py (make check), demo/demo.py and
 bench/bench.py: an oops, BUG, WARNING (lockdep's reports among them), panic,
-sanitizer report, lockup or kmemleak report.
+sanitizer report, lockup, kmemleak report, or page poisoning finding a
+free page changed.
 """
 import re
 
@@ -11,4 +12,5 @@ KERNEL_ERRORS = re.compile(
     r'(Oops:|BUG:|kernel BUG at|WARNING:|Kernel panic|KASAN:|UBSAN:|KFENCE:|'
     r'general protection fault|Unable to handle kernel|RIP: 0010:|'
     r'watchdog: BUG: soft lockup|INFO: task .* blocked|'
-    r'suspected memory leak|unreferenced object 0x)')
+    r'suspected memory leak|unreferenced object 0x|'
+    r'pagealloc: memory corruption|pagealloc: single bit error)')

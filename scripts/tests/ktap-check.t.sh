@@ -72,6 +72,12 @@ test_kernel_warning_fails() {
 	grep -q 'kernel log reports: WARNING' out
 }
 
+test_page_poison_report_fails() {
+	good_log | sed '2i pagealloc: memory corruption' >c.log
+	judge c.log >out && return 1
+	grep -q 'kernel log reports: pagealloc: memory corruption' out
+}
+
 test_timeout_fails_with_console_tail() {
 	good_log | sed '/selftests end/,$d' >c.log
 	judge c.log --exit-code 124 >out && return 1
