@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * encrypt_mprotect(): the order in which arguments are checked, every
- * error with nothing changed (a page referenced or pinned, a sealed VMA),
- * contents kept across re-keying both ways, the KeyID in smaps, and the
- * KeyID kept by plain mprotect().
+ * error with nothing changed (a page referenced, queued by a zerocopy
+ * send or pinned, a sealed VMA), contents kept across re-keying both ways,
+ * the KeyID in smaps, and the KeyID kept by plain mprotect().
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -220,6 +223,107 @@ TEST_F(em, page_held_elsewhere_fails_the_whole_call)
 	EXPECT_EQ(1, page_has_keyid(held));
 	EXPECT_EQ(0, check(self->buf, self->len, 5));
 	free(got);
+}
+
+/*
+ * A connected TCP pair over loopback: the receiving end has a tiny buffer,
+ * the sending end room for what the test queues behind it.
+ */
+static int tcp_pair(int *tx, int *rx)
+{
+	struct sockaddr_in addr = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t alen = sizeof(addr);
+	int ls, small = 2048, big = 256 << 10, ret = -1;
+
+	ls = socket(AF_INET, SOCK_STREAM, 0);
+	if (ls < 0)
+		return -1;
+	/* Inherited by the accepted socket: a window that closes at once */
+	if (setsockopt(ls, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) ||
+	    bind(ls, (struct sockaddr *)&addr, sizeof(addr)) || listen(ls, 1) ||
+	    getsockname(ls, (struct sockaddr *)&addr, &alen))
+		goto out;
+	*tx = socket(AF_INET, SOCK_STREAM, 0);
+	if (*tx < 0)
+		goto out;
+	if (setsockopt(*tx, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)) ||
+	    connect(*tx, (struct sockaddr *)&addr, alen)) {
+		close(*tx);
+		goto out;
+	}
+	*rx = accept(ls, NULL, NULL);
+	if (*rx < 0)
+		close(*tx);
+	else
+		ret = 0;
+out:
+	close(ls);
+	return ret;
+}
+
+/*
+ * MSG_ZEROCOPY: a TCP send queues the sender's pages themselves, each
+ * with a plain reference (no pin), until the data is acknowledged; a NIC
+ * would read them by DMA, through the KeyID they had.  Behind a closed
+ * window (the receiver reads nothing) a page stays queued: re-keying its
+ * range fails with EBUSY and changes nothing.  Once the receiver has read
+ * it all, with the contents sent, and the send has completed, re-keying
+ * succeeds.
+ */
+TEST_F(em, page_queued_by_zerocopy_send_fails_the_call)
+{
+	char *queued = self->buf + 5 * self->page, *got;
+	size_t ahead = 32 << 10, want, have = 0;
+	struct pollfd pfd;
+	struct msghdr msg = {};
+	char control[128];
+	int tx, rx, one = 1;
+	ssize_t n;
+
+	if (tcp_pair(&tx, &rx))
+		SKIP(return, "no TCP over loopback (CONFIG_INET, lo up): %s",
+		     strerror(errno));
+	if (setsockopt(tx, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)))
+		SKIP(goto out, "SO_ZEROCOPY: %s", strerror(errno));
+	want = ahead + self->page;
+	got = calloc(1, want);
+	ASSERT_NE(NULL, got);
+	fill(self->buf, self->len, 9);
+
+	/* Data ahead of the page fills the receiver's window and more */
+	ASSERT_EQ(ahead, send(tx, got, ahead, MSG_DONTWAIT));
+	ASSERT_EQ(self->page, send(tx, queued, self->page, MSG_ZEROCOPY | MSG_DONTWAIT));
+	EXPECT_EQ(-1, sys_encrypt_mprotect(self->buf, self->len,
+					   PROT_READ | PROT_WRITE, self->key, 0));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(0, smaps_keyid(self->buf));
+	EXPECT_EQ(0, no_page_keyed(self->buf, self->page));
+
+	/* The receiver reads it all: the page arrives as it was */
+	while (have < want) {
+		n = recv(rx, got + have, want - have, 0);
+		ASSERT_LT(0, n);
+		have += n;
+	}
+	EXPECT_EQ(0, memcmp(got + ahead, queued, self->page));
+	/* The send completes (on loopback the data was copied on delivery) */
+	pfd = (struct pollfd){ .fd = tx, .events = 0 };
+	ASSERT_EQ(1, poll(&pfd, 1, 10000));
+	msg.msg_control = control;
+	msg.msg_controllen = sizeof(control);
+	ASSERT_EQ(0, recvmsg(tx, &msg, MSG_ERRQUEUE));
+
+	ASSERT_EQ(0, sys_encrypt_mprotect(self->buf, self->len,
+					  PROT_READ | PROT_WRITE, self->key, 0));
+	EXPECT_EQ(self->keyid, smaps_keyid(self->buf));
+	EXPECT_EQ(0, check(self->buf, self->len, 9));
+	free(got);
+out:
+	close(tx);
+	close(rx);
 }
 
 /*
