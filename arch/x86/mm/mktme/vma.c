@@ -908,8 +908,15 @@ void mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
 		zap_page_range_single(vma, vma->vm_start, vma->vm_end - vma->vm_start,
 				      NULL);
 		vma->vm_ops = &mktme_revoked_vm_ops;
-		/* Never merged with a VMA of the KeyID's next key, nor grown */
-		vm_flags_set(vma, VM_DONTEXPAND);
+		/*
+		 * Never merged with another VMA, nor grown.  And no KeyID:
+		 * a write fault allocates its copy-on-write page before the
+		 * SIGBUS of ->fault, and the KeyID may belong to another key
+		 * by then (nor would the page be flushed before the next
+		 * key is programmed).
+		 */
+		vm_flags_mod(vma, VM_DONTEXPAND, VM_KEYID_MASK);
+		vma_set_page_prot(vma);
 	}
 	mktme_mm_drop_keyid(mm, keyid);
 	mmap_write_unlock(mm);
