@@ -68,10 +68,13 @@ grep -E '^(not ok|ok) |^    not ok|passed, ' "$out/emulator.ktap" | grep -v '^ok
 [ -s "$out/emulator.counts" ] || { tail -20 "$out/emulator.ktap"; echo "0 1 0" >"$out/emulator.counts"; }
 # The model as the kernel sees it, the same with mktme=off, then stock
 # QEMU's CPU (no TME).
-guest_run guest --append mktme_expect=tme
+# With the zeroing hardening of distribution kernels (Debian enables
+# init_on_alloc; init_on_free makes the allocator rely on free pages).
+guest_run guest --append "mktme_expect=tme init_on_alloc=1 init_on_free=1"
 python3 "$top/scripts/mm-selftests.py" "$out/guest/console.log" --counts "$out/guest-mm.counts"
 # The debug kernel (KASAN, KFENCE, lockdep, DEBUG_VM, kmemleak:
-# tools/testing/selftests/mktme/config.debug) runs every MKTME selftest,
+# tools/testing/selftests/mktme/config.debug; debug_pagealloc and page
+# poisoning, which takes precedence over init_on_*) runs every MKTME selftest,
 # the stress, and the mm selftests under a default key; any report of
 # theirs fails the run.  Left out, for time: the plain mm selftests (no
 # MKTME path their keyed runs miss), and uffd-unit-tests and
@@ -80,7 +83,8 @@ python3 "$top/scripts/mm-selftests.py" "$out/guest/console.log" --counts "$out/g
 debug_tests=${MKTME_TESTS:-$(grep -v -e '^mm/' -e 'uffd-unit-tests' -e 'ksm_functional_tests' \
 	"$top/build/initramfs/root/tests/list" | paste -sd, -)}
 guest_run guest-debug --kernel "$top/build/kbuild-debug/arch/x86/boot/bzImage" \
-	--timeout 2700 --append "mktme_expect=tme mktme_timeout=900 mktme_tests=$debug_tests"
+	--timeout 2700 --append "mktme_expect=tme mktme_timeout=900 init_on_alloc=1 init_on_free=1 \
+	debug_pagealloc=on page_poison=1 mktme_tests=$debug_tests"
 guest_run guest-mktme-off --append "mktme=off mktme_expect=off"
 guest_run guest-notme --cpu max,vendor=GenuineIntel,family=6,model=106 \
 	--append mktme_expect=none

@@ -303,8 +303,7 @@ static int __init mktme_init(void)
 		goto fail;
 	mktme_keyid_mask = GENMASK_ULL(mktme_keyid_shift + mktme_geo.keyid_bits - 1,
 				       mktme_keyid_shift);
-	physical_mask &= BIT_ULL(mktme_keyid_shift) - 1;
-	mktme_physical_mask_narrowed();
+	mktme_narrow_physical_mask();
 
 	/* This turns on the allocator hooks and page_address() aliases. */
 	WRITE_ONCE(mktme_nr_keyids, nr);

@@ -71,11 +71,12 @@ void mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid);
 void mktme_page_set_keyid(struct page *page, int order, unsigned int keyid);
 void mktme_page_change_keyid(struct page *page, unsigned int keyid);
 void mktme_page_rekey(struct page *page, unsigned int keyid);
+bool mktme_free_contents_matter(void);
 void *mktme_keyid_address(phys_addr_t pa, unsigned int keyid);
 
 bool __init mktme_detect(void);
 int __init mktme_map_direct_aliases(unsigned int nr_keyids);
-void __init mktme_physical_mask_narrowed(void);
+void __init mktme_narrow_physical_mask(void);
 int __init mktme_sysfs_init(void);
 int __init mktme_hotplug_init(void);
 int mktme_packages_online(void);

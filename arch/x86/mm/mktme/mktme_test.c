@@ -278,6 +278,11 @@ static void mktme_test_alloc_free(struct kunit *test)
 
 	__free_page(page);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&mktme_keyid_pages[1]), pages);
+	/* Unless init_on_free or page_poison: see mktme_test_free_contents() */
+	if (mktme_free_contents_matter()) {
+		KUNIT_EXPECT_EQ(test, page_keyid(page), 0);
+		return;
+	}
 	KUNIT_EXPECT_EQ(test, page_keyid(page), 1);
 
 	f = atomic64_read(&mktme_stats.flushes);
@@ -359,6 +364,56 @@ static void mktme_test_revoke_erases_every_package(struct kunit *test)
 	}
 }
 
+/*
+ * With init_on_free or page_poison the allocator relies on what a free
+ * page holds: a page freed from an encrypted KeyID and allocated without
+ * one must read as zeroes (init_on_free, checked here) or as the poison
+ * pattern (checked by the allocator itself, which reports a mismatch).
+ */
+static void mktme_test_free_contents(struct kunit *test)
+{
+	u32 alg = mktme_geo.algs & MKTME_ALG_AES_XTS_256 ? MKTME_ALG_AES_XTS_256
+							  : MKTME_ALG_AES_XTS_128;
+	unsigned int cookie, klen = alg == MKTME_ALG_AES_XTS_256 ? 32 : 16;
+	struct page *page, *again;
+	int keyid, tries;
+
+	if (!mktme_free_contents_matter())
+		kunit_skip(test, "neither init_on_free nor page_poison: nothing to keep");
+	/* A KeyID that encrypts (a cleared one would read like KeyID 0) */
+	keyid = mktme_keyid_alloc();
+	KUNIT_ASSERT_GT(test, keyid, 0);
+	KUNIT_ASSERT_EQ(test, 0, mktme_program_keyid(keyid, MKTME_KEYID_SET_KEY_DIRECT,
+						     alg, test_key, test_tweak, klen));
+	for (tries = 0; tries < 16; tries++) {
+		cookie = arch_alloc_page_for_vma_begin((unsigned long)keyid << VM_KEYID_SHIFT);
+		page = alloc_page(GFP_HIGHUSER_MOVABLE);
+		arch_alloc_page_for_vma_end(cookie, page, 0);
+		KUNIT_ASSERT_NOT_NULL(test, page);
+		KUNIT_EXPECT_EQ(test, page_keyid(page), keyid);
+		memset(page_address(page), 0x5a, PAGE_SIZE);
+		__free_page(page);
+		KUNIT_EXPECT_EQ(test, page_keyid(page), 0);
+		/* Same migratetype, so the same per-CPU list: no KeyID wanted */
+		again = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_ZERO);
+		KUNIT_ASSERT_NOT_NULL(test, again);
+		if (again == page)
+			break;
+		__free_page(again);
+	}
+	if (again == page) {
+		KUNIT_EXPECT_EQ(test, page_keyid(again), 0);
+		KUNIT_EXPECT_PTR_EQ(test, memchr_inv(page_address(again), 0, PAGE_SIZE),
+				    NULL);
+		__free_page(again);
+	}
+	KUNIT_EXPECT_EQ(test, 0, mktme_program_keyid(keyid, MKTME_KEYID_CLEAR_KEY, alg,
+						     NULL, NULL, 0));
+	mktme_keyid_free(keyid);
+	if (again != page)
+		kunit_skip(test, "the allocator never returned the freed page");
+}
+
 static struct kunit_case mktme_test_cases[] = {
 	KUNIT_CASE(mktme_test_enumeration),
 	KUNIT_CASE(mktme_test_keyid_ida),
@@ -366,14 +421,27 @@ static struct kunit_case mktme_test_cases[] = {
 	KUNIT_CASE(mktme_test_program_every_package),
 	KUNIT_CASE(mktme_test_flush_accounting),
 	KUNIT_CASE(mktme_test_alloc_free),
+	KUNIT_CASE(mktme_test_free_contents),
 	KUNIT_CASE(mktme_test_set_memory_aliases),
 	KUNIT_CASE(mktme_test_revoke_erases_every_package),
 	{}
 };
 
+/*
+ * Some cases give pages KeyID 1 without owning it, and free them with it:
+ * write back what they left in the caches before a key is programmed
+ * into KeyID 1 (a key's own pages are written back by its erasure).
+ */
+static void mktme_test_suite_exit(struct kunit_suite *suite)
+{
+	if (mktme_enabled())
+		wbinvd_on_all_cpus();
+}
+
 static struct kunit_suite mktme_test_suite = {
 	.name = "mktme",
 	.init = mktme_test_init,
+	.suite_exit = mktme_test_suite_exit,
 	.test_cases = mktme_test_cases,
 };
 

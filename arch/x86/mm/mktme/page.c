@@ -8,13 +8,16 @@
  * page under two KeyIDs, so a page's lines are flushed, through its old
  * KeyID's alias, exactly when the page changes KeyID.  A freed page keeps
  * its KeyID: when it is next allocated for the same KeyID, nothing is
- * flushed.
+ * flushed.  With init_on_free or page poisoning, whose free pages hold
+ * what the allocator relies on, free pages are at KeyID 0 instead, and a
+ * page changes KeyID with its contents.
  */
 #define pr_fmt(fmt) "x86/mktme: " fmt
 
 #include <linux/mm.h>
 #include <linux/page_ext.h>
 #include <linux/sched.h>
+#include <linux/stop_machine.h>
 #include <linux/io.h>
 #include <linux/kasan.h>
 #include <linux/kfence.h>
@@ -150,6 +153,15 @@ void mktme_page_set_keyid(struct page *page, int order, unsigned int keyid)
 		mktme_set_one(nth_page(page, i), keyid);
 }
 
+/* A page's lines moved from KeyID @old to @keyid: move its count with it */
+static void mktme_count_change(int old, unsigned int keyid)
+{
+	if (keyid)
+		atomic_long_inc(&mktme_keyid_pages[keyid]);
+	if (old && atomic_long_dec_and_test(&mktme_keyid_pages[old]))
+		mktme_keyid_maybe_free(old);
+}
+
 /* Move one allocated page to another KeyID, and its count with it. */
 void mktme_page_change_keyid(struct page *page, unsigned int keyid)
 {
@@ -158,36 +170,48 @@ void mktme_page_change_keyid(struct page *page, unsigned int keyid)
 	if (old == keyid)
 		return;
 	mktme_set_one(page, keyid);
-	if (keyid)
-		atomic_long_inc(&mktme_keyid_pages[keyid]);
-	if (old && atomic_long_dec_and_test(&mktme_keyid_pages[old]))
-		mktme_keyid_maybe_free(old);
+	mktme_count_change(old, keyid);
 }
 
-/* Bounce buffer for one page's plaintext, used with preemption disabled */
+/* Bounce buffer for one page's plaintext, used with interrupts disabled */
 static DEFINE_PER_CPU_PAGE_ALIGNED(u8, mktme_bounce[PAGE_SIZE]);
+
+/*
+ * Move one page to @keyid with its contents: the plaintext is read
+ * through the old KeyID's alias, the page's lines flushed, and the
+ * plaintext written back through the new KeyID's alias.  The allocator
+ * does this for free pages too (poisoned for KASAN, and from interrupts).
+ */
+static void mktme_set_one_keeping(struct page *page, unsigned int keyid)
+{
+	unsigned long flags;
+	u8 *buf;
+
+	local_irq_save(flags);
+	buf = this_cpu_ptr(mktme_bounce);
+	kasan_disable_current();
+	memcpy(buf, page_address(page), PAGE_SIZE);
+	mktme_set_one(page, keyid);
+	memcpy(page_address(page), buf, PAGE_SIZE);
+	kasan_enable_current();
+	memzero_explicit(buf, PAGE_SIZE);
+	local_irq_restore(flags);
+}
 
 /**
  * mktme_page_rekey - move an allocated page to another KeyID, keeping its data
  * @page: the page; nothing may access it meanwhile (unmapped, or locked and
  *	  mapped nowhere)
  * @keyid: the new KeyID
- *
- * The plaintext is read through the old KeyID's alias, the page's lines
- * flushed, and the plaintext written back through the new KeyID's alias.
  */
 void mktme_page_rekey(struct page *page, unsigned int keyid)
 {
-	u8 *buf;
+	int old = page_keyid(page);
 
-	if (page_keyid(page) == keyid)
+	if (old == keyid)
 		return;
-	buf = get_cpu_ptr(mktme_bounce);
-	memcpy(buf, page_address(page), PAGE_SIZE);
-	mktme_page_change_keyid(page, keyid);
-	memcpy(page_address(page), buf, PAGE_SIZE);
-	memzero_explicit(buf, PAGE_SIZE);
-	put_cpu_ptr(mktme_bounce);
+	mktme_set_one_keeping(page, keyid);
+	mktme_count_change(old, keyid);
 }
 
 /*
@@ -234,30 +258,57 @@ static unsigned int mktme_take_hint(void)
 	return keyid;
 }
 
+/*
+ * Whether the allocator relies on what a free page holds: zeroes written
+ * at free (init_on_free), or the poison pattern it checks at allocation
+ * (page_poison).  Read through another KeyID, or through the same KeyID
+ * programmed with another key meanwhile, they would be AES noise: a free
+ * page then holds them under KeyID 0, and changes KeyID only with its
+ * contents.
+ */
+bool mktme_free_contents_matter(void)
+{
+	return want_init_on_free() || page_poisoning_enabled_static();
+}
+
 void __mktme_alloc_page(struct page *page, int order)
 {
 	unsigned int keyid = mktme_take_hint();
+	unsigned long i;
 
 	if (!keyid && !atomic_long_read(&mktme_keyed_pages))
 		return;
 	/* Revocation left no mm that could ask for it (users.c) */
 	VM_WARN_ON_ONCE(keyid && mktme_keyid_dead(keyid));
-	mktme_page_set_keyid(page, order, keyid);
+	if (mktme_free_contents_matter()) {
+		for (i = 0; i < 1UL << order; i++)
+			mktme_set_one_keeping(nth_page(page, i), keyid);
+	} else {
+		mktme_page_set_keyid(page, order, keyid);
+	}
 	if (keyid)
 		atomic_long_add(1L << order, &mktme_keyid_pages[keyid]);
 }
 
 void __mktme_free_page(struct page *page, int order)
 {
+	bool keep = mktme_free_contents_matter();
+	struct page *p;
 	unsigned long i;
 	int keyid;
 
 	if (!atomic_long_read(&mktme_keyed_pages))
 		return;
-	/* The KeyID stays with the free page: see mktme_set_one(). */
+	/* Otherwise the KeyID stays with the free page: see mktme_set_one(). */
 	for (i = 0; i < 1UL << order; i++) {
-		keyid = page_keyid(nth_page(page, i));
-		if (keyid && atomic_long_dec_and_test(&mktme_keyid_pages[keyid]))
+		p = nth_page(page, i);
+		keyid = page_keyid(p);
+		if (!keyid)
+			continue;
+		/* While the KeyID is still programmed with this page's key */
+		if (keep)
+			mktme_set_one_keeping(p, 0);
+		if (atomic_long_dec_and_test(&mktme_keyid_pages[keyid]))
 			mktme_keyid_maybe_free(keyid);
 	}
 }
@@ -324,39 +375,54 @@ void mktme_check_pmd_set(struct mm_struct *mm, pmd_t pmd)
 }
 #endif
 
-#ifdef CONFIG_KFENCE
 /*
- * KFENCE makes its free objects' pages not present by flipping the
- * Present bit of their direct-map PTEs, and inverts the address bits of
- * such PTEs against L1TF using the physical-address mask of the moment.
- * Pages protected before MKTME narrowed that mask (from all 52 address
- * bits) got every bit above it set, and unprotecting them now would leave
- * those set: a present PTE with KeyID 2^bits - 1 and reserved bits, which
- * faults for ever.  Clear them; the inverted address stays above the end
- * of memory.  Called right after the mask narrowed; a KFENCE allocation
- * in between would fault once more.
+ * KFENCE and debug_pagealloc make pages not present by clearing the
+ * Present bit of their direct-map PTEs, and such PTEs have their address
+ * bits inverted against L1TF, using the physical-address mask of the
+ * moment.  Pages made not present before MKTME narrowed that mask (from
+ * all 52 address bits) got every bit above it set, and making them
+ * present again would leave those set: a PTE with KeyID 2^bits - 1 and
+ * reserved bits, which faults for ever.  Clear them from the PTEs of
+ * [@addr, @end); the inverted address stays above the end of memory.
  */
-static void __init mktme_fix_kfence_ptes(void)
+static void __init mktme_fix_inverted_ptes(unsigned long addr, unsigned long end)
 {
 	pteval_t above = GENMASK_ULL(__PHYSICAL_MASK_SHIFT - 1, mktme_keyid_shift);
-	unsigned long addr = (unsigned long)__kfence_pool;
 	unsigned int level;
 	pte_t *pte;
 
-	if (!addr)
-		return;
-	for (; addr < (unsigned long)__kfence_pool + KFENCE_POOL_SIZE; addr += PAGE_SIZE) {
+	for (; addr < end; addr += PAGE_SIZE) {
 		pte = lookup_address(addr, &level);
 		/* Not pte_present(): a kernel PTE's Global bit reads as PROTNONE */
 		if (pte && level == PG_LEVEL_4K && !(pte_val(*pte) & _PAGE_PRESENT))
 			set_pte(pte, __pte(pte_val(*pte) & ~above));
 	}
 }
-#else
-static inline void mktme_fix_kfence_ptes(void)
+
+/* With every other CPU stopped, so that no such PTE changes meanwhile */
+static int __init mktme_narrow_mask_stopped(void *unused)
 {
-}
+	int i;
+
+	physical_mask &= BIT_ULL(mktme_keyid_shift) - 1;
+#ifdef CONFIG_KFENCE
+	if (__kfence_pool)
+		mktme_fix_inverted_ptes((unsigned long)__kfence_pool,
+					(unsigned long)__kfence_pool + KFENCE_POOL_SIZE);
 #endif
+	/* Every free page's direct-map PTE, 4 KiB each (init_mem_mapping()) */
+	if (debug_pagealloc_enabled())
+		for (i = 0; i < nr_pfn_mapped; i++)
+			mktme_fix_inverted_ptes((unsigned long)pfn_to_kaddr(pfn_mapped[i].start),
+						(unsigned long)pfn_to_kaddr(pfn_mapped[i].end));
+	return 0;
+}
+
+/* Take the KeyID bits out of the physical-address mask */
+void __init mktme_narrow_physical_mask(void)
+{
+	stop_machine(mktme_narrow_mask_stopped, NULL, NULL);
+}
 
 #ifdef CONFIG_KASAN
 /*
@@ -439,12 +505,6 @@ static inline int mktme_kasan_alias_shadow(unsigned int nr_keyids)
 	return 0;
 }
 #endif
-
-/* The physical-address mask just lost the KeyID bits */
-void __init mktme_physical_mask_narrowed(void)
-{
-	mktme_fix_kfence_ptes();
-}
 
 /*
  * Map each KeyID's alias of the direct mapping: the same physical ranges,
