@@ -11,6 +11,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
+#include <linux/poison.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/topology.h>
@@ -364,54 +365,76 @@ static void mktme_test_revoke_erases_every_package(struct kunit *test)
 	}
 }
 
+/* Allocate a page as for a VMA with @keyid (0: none) */
+static struct page *mktme_test_alloc_for(unsigned int keyid, gfp_t gfp)
+{
+	unsigned int cookie = arch_alloc_page_for_vma_begin((unsigned long)keyid <<
+							    VM_KEYID_SHIFT);
+	struct page *page = alloc_page(gfp);
+
+	arch_alloc_page_for_vma_end(cookie, page, 0);
+	return page;
+}
+
 /*
  * With init_on_free or page_poison the allocator relies on what a free
- * page holds: a page freed from an encrypted KeyID and allocated without
- * one must read as zeroes (init_on_free, checked here) or as the poison
- * pattern (checked by the allocator itself, which reports a mismatch).
+ * page holds: a page freed from an encrypted KeyID and allocated again,
+ * for that KeyID and then for none, holds the zeroes (init_on_free) or
+ * the poison pattern (page_poison) written at free, whatever KeyID it
+ * is read through; the allocator itself reports a wrong pattern.
  */
 static void mktme_test_free_contents(struct kunit *test)
 {
 	u32 alg = mktme_geo.algs & MKTME_ALG_AES_XTS_256 ? MKTME_ALG_AES_XTS_256
 							  : MKTME_ALG_AES_XTS_128;
-	unsigned int cookie, klen = alg == MKTME_ALG_AES_XTS_256 ? 32 : 16;
+	unsigned int klen = alg == MKTME_ALG_AES_XTS_256 ? 32 : 16;
+	int want = page_poisoning_enabled_static() ? PAGE_POISON : 0;
 	struct page *page, *again;
-	int keyid, tries;
+	bool back = false;
+	int keyid, tries, ret;
 
 	if (!mktme_free_contents_matter())
 		kunit_skip(test, "neither init_on_free nor page_poison: nothing to keep");
 	/* A KeyID that encrypts (a cleared one would read like KeyID 0) */
 	keyid = mktme_keyid_alloc();
 	KUNIT_ASSERT_GT(test, keyid, 0);
-	KUNIT_ASSERT_EQ(test, 0, mktme_program_keyid(keyid, MKTME_KEYID_SET_KEY_DIRECT,
-						     alg, test_key, test_tweak, klen));
-	for (tries = 0; tries < 16; tries++) {
-		cookie = arch_alloc_page_for_vma_begin((unsigned long)keyid << VM_KEYID_SHIFT);
-		page = alloc_page(GFP_HIGHUSER_MOVABLE);
-		arch_alloc_page_for_vma_end(cookie, page, 0);
-		KUNIT_ASSERT_NOT_NULL(test, page);
-		KUNIT_EXPECT_EQ(test, page_keyid(page), keyid);
+	ret = mktme_program_keyid(keyid, MKTME_KEYID_SET_KEY_DIRECT, alg, test_key,
+				  test_tweak, klen);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	/* Freed pages come back first from this CPU's list */
+	migrate_disable();
+	for (tries = 0; tries < 16 && !ret && !back; tries++) {
+		page = mktme_test_alloc_for(keyid, GFP_HIGHUSER_MOVABLE);
+		if (!page)
+			break;
 		memset(page_address(page), 0x5a, PAGE_SIZE);
 		__free_page(page);
-		KUNIT_EXPECT_EQ(test, page_keyid(page), 0);
-		/* Same migratetype, so the same per-CPU list: no KeyID wanted */
-		again = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_ZERO);
-		KUNIT_ASSERT_NOT_NULL(test, again);
-		if (again == page)
-			break;
-		__free_page(again);
+		/* Without __GFP_ZERO, which init_on_free skips anyway */
+		again = mktme_test_alloc_for(keyid, GFP_HIGHUSER_MOVABLE);
+		if (again == page) {
+			KUNIT_EXPECT_EQ(test, page_keyid(again), keyid);
+			KUNIT_EXPECT_PTR_EQ_MSG(test, memchr_inv(page_address(again), want,
+								 PAGE_SIZE), NULL,
+						"for the KeyID: not what was written at free");
+			__free_page(again);
+			again = mktme_test_alloc_for(0, GFP_HIGHUSER_MOVABLE);
+			back = again == page;
+		}
+		if (back) {
+			KUNIT_EXPECT_EQ(test, page_keyid(again), 0);
+			KUNIT_EXPECT_PTR_EQ_MSG(test, memchr_inv(page_address(again), want,
+								 PAGE_SIZE), NULL,
+						"for none: not what was written at free");
+		}
+		if (again)
+			__free_page(again);
 	}
-	if (again == page) {
-		KUNIT_EXPECT_EQ(test, page_keyid(again), 0);
-		KUNIT_EXPECT_PTR_EQ(test, memchr_inv(page_address(again), 0, PAGE_SIZE),
-				    NULL);
-		__free_page(again);
-	}
+	migrate_enable();
 	KUNIT_EXPECT_EQ(test, 0, mktme_program_keyid(keyid, MKTME_KEYID_CLEAR_KEY, alg,
 						     NULL, NULL, 0));
 	mktme_keyid_free(keyid);
-	if (again != page)
-		kunit_skip(test, "the allocator never returned the freed page");
+	if (!ret && !back)
+		kunit_skip(test, "the allocator did not give the freed page back");
 }
 
 static struct kunit_case mktme_test_cases[] = {

@@ -9,12 +9,13 @@
  * KeyID's alias, exactly when the page changes KeyID.  A freed page keeps
  * its KeyID: when it is next allocated for the same KeyID, nothing is
  * flushed.  With init_on_free or page poisoning, whose free pages hold
- * what the allocator relies on, free pages are at KeyID 0 instead, and a
- * page changes KeyID with its contents.
+ * what the allocator relies on, free pages are at KeyID 0 instead, and
+ * keep those contents when they change KeyID.
  */
 #define pr_fmt(fmt) "x86/mktme: " fmt
 
 #include <linux/mm.h>
+#include <linux/nmi.h>
 #include <linux/page_ext.h>
 #include <linux/sched.h>
 #include <linux/stop_machine.h>
@@ -180,7 +181,7 @@ static DEFINE_PER_CPU_PAGE_ALIGNED(u8, mktme_bounce[PAGE_SIZE]);
  * Move one page to @keyid with its contents: the plaintext is read
  * through the old KeyID's alias, the page's lines flushed, and the
  * plaintext written back through the new KeyID's alias.  The allocator
- * does this for free pages too (poisoned for KASAN, and from interrupts).
+ * does this too, from interrupts.
  */
 static void mktme_set_one_keeping(struct page *page, unsigned int keyid)
 {
@@ -189,11 +190,9 @@ static void mktme_set_one_keeping(struct page *page, unsigned int keyid)
 
 	local_irq_save(flags);
 	buf = this_cpu_ptr(mktme_bounce);
-	kasan_disable_current();
-	memcpy(buf, page_address(page), PAGE_SIZE);
+	copy_page(buf, page_address(page));
 	mktme_set_one(page, keyid);
-	memcpy(page_address(page), buf, PAGE_SIZE);
-	kasan_enable_current();
+	copy_page(page_address(page), buf);
 	memzero_explicit(buf, PAGE_SIZE);
 	local_irq_restore(flags);
 }
@@ -271,6 +270,29 @@ bool mktme_free_contents_matter(void)
 	return want_init_on_free() || page_poisoning_enabled_static();
 }
 
+/*
+ * Move a free page, or one being freed, to @keyid with what the allocator
+ * wrote in it at free: the poison pattern or init_on_free's zeroes.  At
+ * allocation, the pattern is copied, so that the allocator's check still
+ * finds a store into the free page; at free it was just written, and
+ * is written again.
+ */
+static void mktme_free_page_move(struct page *page, unsigned int keyid,
+				 bool freeing)
+{
+	if (page_keyid(page) == keyid)
+		return;
+	if (page_poisoning_enabled_static() && !freeing) {
+		mktme_set_one_keeping(page, keyid);
+		return;
+	}
+	mktme_set_one(page, keyid);
+	if (page_poisoning_enabled_static())
+		kernel_poison_pages(page, 1);
+	else
+		clear_page(page_address(page));
+}
+
 void __mktme_alloc_page(struct page *page, int order)
 {
 	unsigned int keyid = mktme_take_hint();
@@ -282,7 +304,7 @@ void __mktme_alloc_page(struct page *page, int order)
 	VM_WARN_ON_ONCE(keyid && mktme_keyid_dead(keyid));
 	if (mktme_free_contents_matter()) {
 		for (i = 0; i < 1UL << order; i++)
-			mktme_set_one_keeping(nth_page(page, i), keyid);
+			mktme_free_page_move(nth_page(page, i), keyid, false);
 	} else {
 		mktme_page_set_keyid(page, order, keyid);
 	}
@@ -307,7 +329,7 @@ void __mktme_free_page(struct page *page, int order)
 			continue;
 		/* While the KeyID is still programmed with this page's key */
 		if (keep)
-			mktme_set_one_keeping(p, 0);
+			mktme_free_page_move(p, 0, true);
 		if (atomic_long_dec_and_test(&mktme_keyid_pages[keyid]))
 			mktme_keyid_maybe_free(keyid);
 	}
@@ -392,6 +414,9 @@ static void __init mktme_fix_inverted_ptes(unsigned long addr, unsigned long end
 	pte_t *pte;
 
 	for (; addr < end; addr += PAGE_SIZE) {
+		/* Every other CPU waits: a few seconds per TiB of memory */
+		if (IS_ALIGNED(addr, PMD_SIZE))
+			touch_nmi_watchdog();
 		pte = lookup_address(addr, &level);
 		/* Not pte_present(): a kernel PTE's Global bit reads as PROTNONE */
 		if (pte && level == PG_LEVEL_4K && !(pte_val(*pte) & _PAGE_PRESENT))
