@@ -15,10 +15,12 @@
 #include <linux/init.h>
 #include <linux/kernel.h>
 #include <linux/key.h>
+#include <linux/memblock.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <asm/cpufeature.h>
 #include <asm/msr.h>
+#include <asm/pgtable.h>
 #include <asm/processor.h>
 #include <asm/smp.h>
 
@@ -88,6 +90,24 @@ static bool __init pconfig_has_mktme_target(void)
 }
 
 /*
+ * KeyID k's alias of the direct map lies k << mktme_keyid_shift above it
+ * (page.c): the last alias must end below vmalloc space.  With KeyIDs at
+ * bit 46 (MAXPHYADDR 52) that takes 5-level paging.
+ */
+static bool __init mktme_aliases_fit(unsigned int nr_keyids)
+{
+	u64 end = ((u64)nr_keyids << mktme_keyid_shift) + PFN_PHYS(max_pfn);
+	u64 room = VMALLOC_START - PAGE_OFFSET;
+
+	if (end <= room)
+		return true;
+	pr_warn("not enabled: the direct-map aliases of %u KeyIDs at bit %u need %llu TiB of address space, %d-level paging has %llu TiB\n",
+		nr_keyids, mktme_keyid_shift, end >> 40, pgtable_l5_enabled() ? 5 : 4,
+		room >> 40);
+	return false;
+}
+
+/*
  * Read the geometry firmware activated.  Called from the page_ext "need"
  * callback, before initcalls, and again by mktme_init(): the answer is
  * computed once.  MKTME is enabled only at the end of mktme_init().
@@ -145,6 +165,8 @@ bool __init mktme_detect(void)
 		pr_info("no KeyIDs left for MKTME (%u for TDX)\n", g->nr_tdx_keyids);
 		return false;
 	}
+	if (!mktme_aliases_fit(g->nr_keyids))
+		return false;
 	detected = 1;
 	return true;
 }
