@@ -91,19 +91,20 @@ static bool __init pconfig_has_mktme_target(void)
 
 /*
  * KeyID k's alias of the direct map lies k << mktme_keyid_shift above it
- * (page.c): the last alias must end below vmalloc space.  With KeyIDs at
- * bit 46 (MAXPHYADDR 52) that takes 5-level paging.
+ * (page.c), and every physical address is below 1 << mktme_keyid_shift:
+ * the aliases fit in the direct map's range, MAXMEM, if KeyIDs + 1 times
+ * that do, whatever memory is added later.  With KeyIDs at bit 46
+ * (MAXPHYADDR 52) that takes 5-level paging.
  */
 static bool __init mktme_aliases_fit(unsigned int nr_keyids)
 {
-	u64 end = ((u64)nr_keyids << mktme_keyid_shift) + PFN_PHYS(max_pfn);
-	u64 room = VMALLOC_START - PAGE_OFFSET;
+	u64 need = ((u64)nr_keyids + 1) << mktme_keyid_shift;
 
-	if (end <= room)
+	if (need <= MAXMEM)
 		return true;
-	pr_warn("not enabled: the direct-map aliases of %u KeyIDs at bit %u need %llu TiB of address space, %d-level paging has %llu TiB\n",
-		nr_keyids, mktme_keyid_shift, end >> 40, pgtable_l5_enabled() ? 5 : 4,
-		room >> 40);
+	pr_warn("not enabled: the direct-map aliases of %u KeyIDs at bit %u need %llu TiB of address space, %d-level paging has %lu TiB\n",
+		nr_keyids, mktme_keyid_shift, need >> 40, pgtable_l5_enabled() ? 5 : 4,
+		MAXMEM >> 40);
 	return false;
 }
 
@@ -156,9 +157,10 @@ bool __init mktme_detect(void)
 		g->nr_keyids = lower_32_bits(part);
 		g->nr_tdx_keyids = upper_32_bits(part);
 	} else {
-		g->nr_keyids = min(g->max_keys,
-				   (1U << (g->keyid_bits - g->tdx_keyid_bits)) - 1);
+		g->nr_keyids = (1U << (g->keyid_bits - g->tdx_keyid_bits)) - 1;
 	}
+	/* No more than the KeyID bits and the key table hold, whatever it says */
+	g->nr_keyids = min3(g->nr_keyids, g->max_keys, (1U << g->keyid_bits) - 1);
 	/* detect_tme_early() took the KeyID bits out of x86_phys_bits */
 	mktme_keyid_shift = boot_cpu_data.x86_phys_bits;
 	if (!g->nr_keyids) {

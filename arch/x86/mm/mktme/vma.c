@@ -909,11 +909,12 @@ void mktme_revoke_mm(struct mm_struct *mm, unsigned int keyid)
 				      NULL);
 		vma->vm_ops = &mktme_revoked_vm_ops;
 		/*
-		 * Never merged with another VMA, nor grown.  And no KeyID:
-		 * a write fault allocates its copy-on-write page before the
-		 * SIGBUS of ->fault, and the KeyID may belong to another key
-		 * by then (nor would the page be flushed before the next
-		 * key is programmed).
+		 * Never merged with another VMA (VM_DONTEXPAND is in
+		 * VM_SPECIAL; merging does not compare vm_ops), nor grown.
+		 * And no KeyID: a write fault allocates its copy-on-write
+		 * page before the SIGBUS of ->fault, and the KeyID may
+		 * belong to another key by then (nor would the page be
+		 * flushed before the next key is programmed).
 		 */
 		vm_flags_mod(vma, VM_DONTEXPAND, VM_KEYID_MASK);
 		vma_set_page_prot(vma);
