@@ -68,9 +68,8 @@ grep -E '^(not ok|ok) |^    not ok|passed, ' "$out/emulator.ktap" | grep -v '^ok
 [ -s "$out/emulator.counts" ] || { tail -20 "$out/emulator.ktap"; echo "0 1 0" >"$out/emulator.counts"; }
 # The model as the kernel sees it, the same with mktme=off, then stock
 # QEMU's CPU (no TME).
-# With the zeroing hardening of distribution kernels (Debian enables
-# init_on_alloc; init_on_free makes the allocator rely on free pages).
-guest_run guest --append "mktme_expect=tme init_on_alloc=1 init_on_free=1"
+# As Debian boots: with init_on_alloc
+guest_run guest --append "mktme_expect=tme init_on_alloc=1"
 python3 "$top/scripts/mm-selftests.py" "$out/guest/console.log" --counts "$out/guest-mm.counts"
 # The debug kernel (KASAN, KFENCE, lockdep, DEBUG_VM, kmemleak:
 # tools/testing/selftests/mktme/config.debug; debug_pagealloc and page
@@ -85,6 +84,10 @@ debug_tests=${MKTME_TESTS:-$(grep -v -e '^mm/' -e 'uffd-unit-tests' -e 'ksm_func
 guest_run guest-debug --kernel "$top/build/kbuild-debug/arch/x86/boot/bzImage" \
 	--timeout 2700 --append "mktme_expect=tme mktme_timeout=900 init_on_alloc=1 init_on_free=1 \
 	debug_pagealloc=on page_poison=1 mktme_tests=$debug_tests"
+# init_on_free makes the allocator rely on what free pages hold: the
+# MKTME paths that allocate, free and re-key, and the keyed cow selftest.
+guest_run guest-init-on-free --append "mktme_expect=tme init_on_free=1 \
+	mktme_tests=mktme/encrypt_mprotect,mktme/paths,mktme/swap,mktme/revoke,mktme/lifetime,mm-keyed/cow"
 guest_run guest-mktme-off --append "mktme=off mktme_expect=off"
 guest_run guest-notme --cpu max,vendor=GenuineIntel,family=6,model=106 \
 	--append mktme_expect=none
