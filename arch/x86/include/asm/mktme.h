@@ -45,6 +45,9 @@ static inline bool mktme_enabled(void)
 
 extern struct page_ext_operations page_mktme_ops;
 
+/* KASLR: the direct map's size with every KeyID's alias */
+u64 mktme_direct_map_size(void);
+
 /* The algorithms firmware activated: MKTME_ALG_* bits */
 u32 mktme_algorithms(void);
 
@@ -187,6 +190,7 @@ void arch_alloc_page_for_vma_end(unsigned int keyid, struct page *page,
 
 #define mktme_nr_keyids		0U
 #define mktme_keyid_mask	((phys_addr_t)0)
+#define mktme_alias_mask	((phys_addr_t)0)
 
 static inline bool mktme_enabled(void)
 {
@@ -194,6 +198,11 @@ static inline bool mktme_enabled(void)
 }
 
 static inline int page_keyid(const struct page *page)
+{
+	return 0;
+}
+
+static inline u64 mktme_direct_map_size(void)
 {
 	return 0;
 }

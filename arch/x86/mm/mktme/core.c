@@ -43,6 +43,7 @@
 unsigned int mktme_nr_keyids __ro_after_init;
 unsigned int mktme_keyid_shift __ro_after_init;
 phys_addr_t mktme_keyid_mask __ro_after_init;
+phys_addr_t mktme_alias_mask __ro_after_init;
 struct mktme_geometry mktme_geo __ro_after_init;
 struct mktme_counters mktme_stats;
 atomic_long_t *mktme_keyid_pages __ro_after_init;
@@ -168,8 +169,22 @@ bool __init mktme_detect(void)
 	}
 	if (!mktme_aliases_fit(g->nr_keyids))
 		return false;
+	mktme_alias_mask = GENMASK_ULL(mktme_keyid_shift + g->keyid_bits - 1, mktme_keyid_shift);
 	detected = 1;
 	return true;
+}
+
+/*
+ * With RANDOMIZE_MEMORY, kernel_randomize_memory() sizes the direct map's
+ * region from the memory present; it must hold the KeyID aliases too.
+ * Return: the virtual size of the direct map and its aliases, 0 when MKTME
+ * will not be enabled.
+ */
+u64 __init mktme_direct_map_size(void)
+{
+	if (!mktme_detect())
+		return 0;
+	return ((u64)mktme_geo.nr_keyids + 1) << mktme_keyid_shift;
 }
 
 u32 mktme_algorithms(void)
@@ -327,6 +342,10 @@ static int __init mktme_init(void)
 	mktme_keyid_mask = GENMASK_ULL(mktme_keyid_shift + mktme_geo.keyid_bits - 1,
 				       mktme_keyid_shift);
 	mktme_narrow_physical_mask();
+#ifdef CONFIG_RANDOMIZE_MEMORY
+	/* The region KASLR sized for the aliases: memory is in KeyID 0's part */
+	physmem_end = min_t(u64, physmem_end, BIT_ULL(mktme_keyid_shift) - 1);
+#endif
 
 	/* This turns on the allocator hooks and page_address() aliases. */
 	WRITE_ONCE(mktme_nr_keyids, nr);

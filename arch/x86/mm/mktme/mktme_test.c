@@ -331,6 +331,68 @@ static void mktme_test_set_memory_aliases(struct kunit *test)
 }
 
 /*
+ * set_direct_map_*() (secretmem, vm_reset_perms()) take a page out of
+ * every alias and put it back writable in every alias.
+ */
+static void mktme_test_set_direct_map_aliases(struct kunit *test)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+	unsigned int level, keyid;
+	pte_t *pte;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_EQ(test, 0, set_memory_ro((unsigned long)page_address(page), 1));
+	KUNIT_ASSERT_EQ(test, 0, set_direct_map_invalid_noflush(page));
+	for (keyid = 1; keyid <= mktme_nr_keyids; keyid++) {
+		pte = lookup_address((unsigned long)mktme_keyid_address(page_to_phys(page), keyid),
+				     &level);
+		KUNIT_EXPECT_FALSE_MSG(test, pte && pte_present(*pte),
+				       "page still mapped in the KeyID %u alias", keyid);
+	}
+	KUNIT_ASSERT_EQ(test, 0, set_direct_map_default_noflush(page));
+	for (keyid = 1; keyid <= mktme_nr_keyids; keyid++) {
+		pte = lookup_address((unsigned long)mktme_keyid_address(page_to_phys(page), keyid),
+				     &level);
+		KUNIT_EXPECT_TRUE_MSG(test, pte && pte_present(*pte) && pte_write(*pte),
+				      "KeyID %u alias not back to present and writable: %#llx",
+				      keyid, pte ? (u64)pte_val(*pte) : 0);
+	}
+	__free_page(page);
+}
+
+/*
+ * The aliases lie inside the direct map's region, below vmalloc space and
+ * the struct pages, also where KASLR placed those (RANDOMIZE_MEMORY).
+ */
+static void mktme_test_aliases_in_direct_map_region(struct kunit *test)
+{
+	unsigned long end = (unsigned long)mktme_keyid_address(0, mktme_nr_keyids) +
+			    BIT_ULL(mktme_keyid_shift) - 1;
+
+	kunit_info(test, "direct map %#lx, aliases end %#lx, vmalloc %#lx, struct pages %#lx\n",
+		   PAGE_OFFSET, end, VMALLOC_START, (unsigned long)VMEMMAP_START);
+	KUNIT_EXPECT_LT_MSG(test, end, VMALLOC_START,
+			    "aliases end at %#lx, vmalloc space starts at %#lx", end, VMALLOC_START);
+	KUNIT_EXPECT_LT_MSG(test, end, (unsigned long)VMEMMAP_START,
+			    "aliases end at %#lx, the struct pages start at %#lx", end,
+			    (unsigned long)VMEMMAP_START);
+}
+
+/* An alias address is a valid kernel address of its page. */
+static void mktme_test_alias_virt_addr_valid(struct kunit *test)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+	void *alias;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	alias = mktme_keyid_address(page_to_phys(page), mktme_nr_keyids);
+	KUNIT_EXPECT_TRUE(test, virt_addr_valid(alias));
+	KUNIT_EXPECT_PTR_EQ(test, virt_to_page(alias), page);
+	KUNIT_EXPECT_EQ(test, (u64)__pa(alias), (u64)page_to_phys(page));
+	__free_page(page);
+}
+
+/*
  * Revocation reprograms the slot on every package: data written under the
  * old key, on a page of every node, no longer decrypts through the KeyID.
  */
@@ -446,6 +508,9 @@ static struct kunit_case mktme_test_cases[] = {
 	KUNIT_CASE(mktme_test_alloc_free),
 	KUNIT_CASE(mktme_test_free_contents),
 	KUNIT_CASE(mktme_test_set_memory_aliases),
+	KUNIT_CASE(mktme_test_set_direct_map_aliases),
+	KUNIT_CASE(mktme_test_alias_virt_addr_valid),
+	KUNIT_CASE(mktme_test_aliases_in_direct_map_region),
 	KUNIT_CASE(mktme_test_revoke_erases_every_package),
 	{}
 };
