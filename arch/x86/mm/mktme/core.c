@@ -169,7 +169,8 @@ bool __init mktme_detect(void)
 	}
 	if (!mktme_aliases_fit(g->nr_keyids))
 		return false;
-	mktme_alias_mask = GENMASK_ULL(mktme_keyid_shift + g->keyid_bits - 1, mktme_keyid_shift);
+	mktme_alias_mask = GENMASK_ULL(mktme_keyid_shift + g->keyid_bits - 1,
+				       mktme_keyid_shift);
 	detected = 1;
 	return true;
 }
@@ -306,6 +307,30 @@ int mktme_keyids_quarantined(void)
 	return bitmap_weight(mktme_quarantined, mktme_nr_keyids + 1);
 }
 
+/*
+ * A kernel started by kexec, for a crash dump say, finds the previous
+ * kernel's keys still in the key tables: clear every KeyID before any is
+ * handed out, so that none decrypts the memory the previous kernel left.
+ * A KeyID that cannot be cleared is never handed out.
+ */
+static void __init mktme_clear_keyids(void)
+{
+	u32 alg = BIT(__ffs(mktme_geo.algs));
+	unsigned int keyid;
+	int ret;
+
+	for (keyid = 1; keyid <= mktme_nr_keyids; keyid++) {
+		ret = mktme_program_keyid(keyid, MKTME_KEYID_CLEAR_KEY, alg, NULL, NULL, 0);
+		if (!ret)
+			continue;
+		pr_err("KeyID %u could not be cleared: %d\n", keyid, ret);
+		if (ida_alloc_range(&mktme_keyid_ida, keyid, keyid, GFP_KERNEL) == keyid) {
+			atomic_inc(&mktme_keyids_used);
+			mktme_keyid_quarantine(keyid);
+		}
+	}
+}
+
 static int __init mktme_init(void)
 {
 	unsigned int nr = mktme_geo.nr_keyids;
@@ -349,6 +374,7 @@ static int __init mktme_init(void)
 
 	/* This turns on the allocator hooks and page_address() aliases. */
 	WRITE_ONCE(mktme_nr_keyids, nr);
+	mktme_clear_keyids();
 	mktme_sysfs_init();
 	if (mktme_hotplug_init())
 		pr_warn("no CPU hotplug callback: keep a CPU of every package online\n");
