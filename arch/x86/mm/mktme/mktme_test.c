@@ -372,7 +372,8 @@ static void mktme_test_aliases_in_direct_map_region(struct kunit *test)
 	kunit_info(test, "direct map %#lx, aliases end %#lx, vmalloc %#lx, struct pages %#lx\n",
 		   PAGE_OFFSET, end, VMALLOC_START, (unsigned long)VMEMMAP_START);
 	KUNIT_EXPECT_LT_MSG(test, end, VMALLOC_START,
-			    "aliases end at %#lx, vmalloc space starts at %#lx", end, VMALLOC_START);
+			    "aliases end at %#lx, vmalloc space starts at %#lx", end,
+			    VMALLOC_START);
 	KUNIT_EXPECT_LT_MSG(test, end, (unsigned long)VMEMMAP_START,
 			    "aliases end at %#lx, the struct pages start at %#lx", end,
 			    (unsigned long)VMEMMAP_START);
