@@ -10,7 +10,7 @@
 
 S := scripts
 
-.PHONY: all deps qemu kernel kernel-debug initramfs emulator-tests build check demo bench shell series clean distclean
+.PHONY: all deps qemu kernel kernel-debug kernel-nomktme initramfs emulator-tests build check demo bench shell series clean distclean
 
 all: build
 
@@ -45,7 +45,13 @@ check: build kernel-debug
 demo: build
 	@python3 demo/demo.py
 
-bench: build
+# The reference kernel of make bench: the same tree and config, no MKTME
+kernel-nomktme: deps
+	@MKTME_KBUILD=$(CURDIR)/build/kbuild-nomktme \
+		MKTME_KCONFIG=$(CURDIR)/bench/config.nomktme \
+		$(S)/build-kernel.sh
+
+bench: build kernel-nomktme
 	@python3 bench/bench.py --runs 2 -- $(BENCH_ARGS)
 
 shell: build
@@ -55,7 +61,7 @@ series: deps
 	@$(S)/format-series.sh
 
 clean:
-	rm -rf build/kbuild build/kbuild-debug build/initramfs build/check build/run build/demo build/bench build/qemu/obj build/emulator-tests build/series build/series-git
+	rm -rf build/kbuild build/kbuild-debug build/kbuild-nomktme build/initramfs build/check build/run build/demo build/bench build/qemu/obj build/emulator-tests build/series build/series-git
 
 distclean:
 	rm -rf build

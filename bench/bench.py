@@ -18,10 +18,16 @@ bare (no kernel, no -icount: the model's work is wall time), copies to,
 from and between encrypted memory and clears encrypted pages, as ratios
 to the same on plain memory in the same boot.
 
+Then what the option costs when no key is ever created: mktme-bench
+--unused, first thing after boot, on this kernel and on the same tree
+built without CONFIG_X86_MKTME (make kernel-nomktme), both on the
+model's CPU; kernel.unused_option_ratio is the first over the second.
+
 Writes DIR/results.txt (default build/bench) and DIR/results.json (the
 object "model": copy_to, copy_from, copy_between as speed relative to
 plain, the worse of REP MOVSB and 8-byte moves, and clear_page_slowdown;
-"model_detail"; "kernel": the guest's measures of the first run) and
+"model_detail"; "kernel": the guest's measures of the first run, and
+unused_option_ratio) and
 prints a table; with N > 1 it also prints how far the runs differ.  Exit
 0 when every run completed.
 """
@@ -58,12 +64,14 @@ def model_bench():
     return model, detail
 
 
-def run_once(run_dir, bench_args, timeout):
+def run_once(run_dir, bench_args, timeout, kernel=None, append=''):
     args = ' '.join(bench_args)
     cmd = [os.path.join(TOP, 'scripts', 'run-guest.sh'), '--run', run_dir,
            '--timeout', str(timeout),
-           '--append', f'mktme_bench=1 kunit.enable=0 loglevel=4 mktme_args="{args}"',
-           '--', '-icount', 'shift=0,sleep=off']
+           '--append', f'mktme_bench=1 kunit.enable=0 loglevel=4 mktme_args="{args}"{append}']
+    if kernel:
+        cmd += ['--kernel', kernel]
+    cmd += ['--', '-icount', 'shift=0,sleep=off']
     rc = subprocess.call(cmd, stdout=subprocess.DEVNULL)
     results, done, trouble = {}, False, []
     with open(os.path.join(run_dir, 'console.log'), errors='replace') as f:
@@ -107,7 +115,28 @@ def main():
             sys.exit(1)
         runs.append(res)
 
+    # What the option costs unused: the same work, first thing after boot
+    # (no key ever created), on the MKTME kernel over one built without
+    # it (make kernel-nomktme), both on the model's CPU.  nokaslr: the
+    # same layout in both.
+    unused = {}
+    for label, kernel in (('mktme', None),
+                          ('nomktme', os.path.join(TOP, 'build', 'kbuild-nomktme', 'arch',
+                                                   'x86', 'boot', 'bzImage'))):
+        d = os.path.join(args.run, f'unused-{label}')
+        os.makedirs(d, exist_ok=True)
+        print(f'bench: unused option, {label} kernel (console {d}/console.log)', flush=True)
+        rc, done, res, trouble = run_once(d, ['--unused'], args.timeout, kernel, ' nokaslr')
+        if not done or 'unused_work' not in res:
+            print(f'bench: the unused-option run on the {label} kernel did not finish; '
+                  f'see {d}/console.log', file=sys.stderr)
+            sys.exit(1)
+        unused[label] = res['unused_work'][0]
+    ratio = unused['mktme'] / unused['nomktme']
+
     first = runs[0]
+    unused_note = (f'the same work, no key ever created: CONFIG_X86_MKTME=y over =n '
+                   f'({unused["mktme"]:,.0f} ns / {unused["nomktme"]:,.0f} ns)')
     for name, (value, unit, note) in first.items():
         spread = ''
         if len(runs) > 1:
@@ -119,14 +148,19 @@ def main():
                 spread = f'  (runs differ by {100 * (hi - lo) / hi:.1f} %)'
         out.append(f'{name:<28} {value:>14,.2f} {unit:<10}{spread}' +
                    (f'  {note}' if note else ''))
+    out.append(f'{"unused_option_ratio":<28} {ratio:>14,.4f} {"x":<10}  {unused_note}')
     text = '\n'.join(out)
     print(text)
     with open(os.path.join(args.run, 'results.txt'), 'w') as f:
         f.write(text + '\n')
     with open(os.path.join(args.run, 'results.json'), 'w') as f:
-        json.dump({'model': model, 'model_detail': detail,
-                   'kernel': {name: {'value': v, 'unit': u, 'note': n}
-                              for name, (v, u, n) in first.items()}}, f, indent=2)
+        kernel = {name: {'value': v, 'unit': u, 'note': n}
+                  for name, (v, u, n) in first.items()}
+        # A plain number (1.0: the option costs nothing unused)
+        kernel['unused_option_ratio'] = ratio
+        kernel['unused_option_ns'] = {'mktme': unused['mktme'], 'nomktme': unused['nomktme'],
+                                      'note': unused_note}
+        json.dump({'model': model, 'model_detail': detail, 'kernel': kernel}, f, indent=2)
         f.write('\n')
     print(f'bench: results in {os.path.join(args.run, "results.txt")} and results.json')
 

@@ -36,8 +36,10 @@ if [ "$(cat "$obj/.config.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$obj/.co
 	KCONFIG_CONFIG=$obj/.config "$tree/scripts/kconfig/merge_config.sh" -m -O "$obj" \
 		"$obj/.config" "$frag" ${extra:+"$extra"} >"$obj/merge_config.log"
 	mk olddefconfig >/dev/null
-	# Every option the fragment asks for must have survived olddefconfig.
+	# Every option the fragments ask for must have survived olddefconfig
+	# (the base fragment's, unless the extra one turns them off).
 	missing=$(grep -h '^CONFIG_' "$frag" ${extra:+"$extra"} | while read -r l; do
+		[ -n "$extra" ] && grep -q "^# ${l%%=*} is not set" "$extra" && continue
 		grep -qx "$l" "$obj/.config" || echo "$l"; done)
 	if [ -n "$missing" ]; then
 		echo "build-kernel: options not accepted by Kconfig (missing dependency?):" >&2
