@@ -109,8 +109,6 @@ HOST_CASES = [
     HostCase('ram-overlaps-keyids', MODEL + ',phys-bits=38,mktme-keyid-bits=6',
              'past 0x100000000 where KeyID 1 begins', ['-m', '5G']),
     HostCase('pconfig-needs-tme', 'max,pconfig=on,enforce', 'pconfig'),
-    HostCase('memory-hotplug', MODEL, 'memory hotplug (-m maxmem=) is not modelled',
-             ['-m', '512M,slots=2,maxmem=1G']),
     HostCase('bad-check-mode', MODEL + ',mktme-check=loud', 'mktme-check=loud: must be off, on or strict'),
     HostCase('cache-too-small', MODEL + ',mktme-cache-pages=8', 'mktme-cache-pages=8: must be 16 to'),
 ]

@@ -242,10 +242,10 @@ static void mktme_machine_done(Notifier *n, void *unused)
         error_report("tme=on: the TME-MK model needs a PC machine");
         exit(1);
     }
+    /* Linux refuses hot-added memory while TME-MK is in use */
     if (ms->maxram_size > ms->ram_size) {
-        error_report("tme=on: memory hotplug (-m maxmem=) is not modelled: "
-                     "memory added later would not be encrypted");
-        exit(1);
+        warn_report("tme=on: memory hot-added later (-m maxmem=) is not "
+                    "encrypted: only boot memory is");
     }
     mktme_map_ram(e, ms);
     mktme_cache_machine_done(e);
