@@ -125,6 +125,12 @@ guest_run guest-kexec --cpu-props mktme-check=strict \
 	-device virtio-blk-pci,drive=kexec-kernel,serial=kexec-kernel \
 	-drive "file=$out/kexec-initrd.img,if=none,id=kexec-initrd,format=raw,readonly=on" \
 	-device virtio-blk-pci,drive=kexec-initrd,serial=kexec-initrd
+# The disk behind an IOMMU in translation mode (VT-d): O_DIRECT into
+# encrypted buffers through IOVAs whose page tables carry the KeyID.
+guest_run guest-iommu --iommu --append "mktme_expect=tme mktme_tests=mktme/platform,mktme/dma"
+# Memory and a CPU of a new package hot-added from the host (QMP
+# device_add, scripts/hotplug-host.py) while keys are in use.
+guest_run guest-hotplug --hotplug --append "mktme_expect=tme mktme_tests=mktme/platform,mktme/hotplug"
 # make demo's stories, with the host's checks on guest RAM
 echo "demo: make demo's three stories, checked from the host (demo/demo.py)"
 python3 "$top/demo/demo.py" --run "$out/demo" --counts "$out/demo.counts" >"$out/demo.log" 2>&1

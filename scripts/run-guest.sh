@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # run-guest.sh [--shell] [--timeout SECS] [--append ARGS] [--cpu MODEL]
 #              [--cpu-props PROPS] [--kernel BZIMAGE] [--run DIR]
-#              [-- QEMU ARGS...]
+#              [--iommu] [--hotplug] [-- QEMU ARGS...]
 #
 # Boot the built kernel and initramfs on the built QEMU (TCG) with the
 # TME-MK model on (--cpu, or MKTME_CPU, replaces the CPU): two sockets
@@ -13,9 +13,14 @@
 # --kernel boots another build (the debug kernel).  Without --shell the console
 # goes to RUN/console.log and the exit status is QEMU's, or 124 when the
 # guest ran past the timeout and was killed.
+# --iommu puts the scratch disk behind QEMU's intel-iommu (VT-d, 48-bit
+# addresses: the KeyID bits fit) in translation mode.  --hotplug adds an
+# empty third socket and room for a DIMM, and runs scripts/hotplug-host.py
+# beside the guest to hot-add them when the guest's hotplug test asks.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 shell=0 timeout=${MKTME_GUEST_TIMEOUT:-900} append="" run=$top/build/run kernel=""
+iommu=0 hotplug=0
 # An Intel CPU (Linux looks for TME only on Intel) with the TME-MK model:
 # phys-bits 46, KeyIDs in bits 45:40, and its missing-flush detector
 # (MKTME_CHECK=on|off|strict; QEMU prints "model: N missing-flush
@@ -33,6 +38,8 @@ while [ $# -gt 0 ]; do
 	--cpu-props) cpu_props=$2; shift ;;
 	--kernel) kernel=$2; shift ;;
 	--run) run=$2; shift ;;
+	--iommu) iommu=1 ;;
+	--hotplug) hotplug=1 ;;
 	--) shift; extra_qemu=("$@"); break ;;
 	*) echo "run-guest: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -57,15 +64,26 @@ echo "$cpu" >"$run/cpu"
 rm -f "$run/disk.img"
 truncate -s 16M "$run/disk.img"
 
+mem=512M smp=2,sockets=2,cores=1,threads=1 node1_cpus=1 disk_props="" iommu_dev=()
+if [ "$hotplug" = 1 ]; then
+	mem=512M,slots=2,maxmem=1G smp=2,sockets=3,cores=1,threads=1,maxcpus=3 node1_cpus=1-2
+	append="$append mktme_hotplug=host mktme.user_keys=1"
+fi
+if [ "$iommu" = 1 ]; then
+	iommu_dev=(-device intel-iommu,aw-bits=48)
+	disk_props=,disable-legacy=on,iommu_platform=on
+	append="$append intel_iommu=on iommu.passthrough=0"
+fi
 args=(-L "$top/build/qemu/pc-bios" -L /usr/share/seabios -L /usr/lib/ipxe/qemu
-	-machine q35 -accel "$accel" -cpu "$cpu" -m 512M
-	-smp 2,sockets=2,cores=1,threads=1
+	-machine q35 -accel "$accel" -cpu "$cpu" -m "$mem"
+	-smp "$smp"
 	-object memory-backend-ram,id=m0,size=256M
 	-object memory-backend-ram,id=m1,size=256M
 	-numa node,nodeid=0,cpus=0,memdev=m0
-	-numa node,nodeid=1,cpus=1,memdev=m1
+	-numa "node,nodeid=1,cpus=$node1_cpus,memdev=m1"
+	"${iommu_dev[@]}"
 	-drive "file=$run/disk.img,if=none,id=disk0,format=raw,cache=unsafe"
-	-device virtio-blk-pci,drive=disk0
+	-device "virtio-blk-pci,drive=disk0$disk_props"
 	-kernel "$kernel" -initrd "$initrd"
 	-display none -no-reboot -nodefaults
 	-qmp "unix:$run/qmp.sock,server=on,wait=off")
@@ -79,8 +97,13 @@ fi
 
 echo "run-guest: booting (cpu $cpu, timeout ${timeout}s, console $run/console.log)"
 rc=0
+if [ "$hotplug" = 1 ]; then
+	rm -f "$run/console.log"
+	python3 "$top/scripts/hotplug-host.py" "$run" >"$run/hotplug-host.log" 2>&1 &
+fi
 timeout --kill-after=10 "$timeout" "$qemu" "${args[@]}" -append "$cmdline" \
 	-serial "file:$run/console.log" "${extra_qemu[@]}" </dev/null 2>"$run/qemu.stderr" || rc=$?
+[ "$hotplug" = 0 ] || wait
 if [ -s "$run/qemu.stderr" ]; then
 	cat "$run/qemu.stderr" >&2
 fi

@@ -48,6 +48,9 @@ extern struct page_ext_operations page_mktme_ops;
 /* KASLR: the direct map's size with every KeyID's alias */
 u64 mktme_direct_map_size(void);
 
+/* Memory hot-add of System RAM: refused, the aliases cover boot memory */
+int mktme_memory_add_check(u64 start, u64 size);
+
 /* The algorithms firmware activated: MKTME_ALG_* bits */
 u32 mktme_algorithms(void);
 
@@ -203,6 +206,11 @@ static inline int page_keyid(const struct page *page)
 }
 
 static inline u64 mktme_direct_map_size(void)
+{
+	return 0;
+}
+
+static inline int mktme_memory_add_check(u64 start, u64 size)
 {
 	return 0;
 }

@@ -188,6 +188,21 @@ u64 __init mktme_direct_map_size(void)
 	return ((u64)mktme_geo.nr_keyids + 1) << mktme_keyid_shift;
 }
 
+/*
+ * Every KeyID's alias of the direct map is mapped at boot, for boot
+ * memory: hot-added System RAM would have none, and page_address() of a
+ * page given a KeyID there would point at nothing.  ZONE_DEVICE memory
+ * (memremap_pages()) never reaches the page allocator: not refused.
+ */
+int mktme_memory_add_check(u64 start, u64 size)
+{
+	if (!mktme_enabled())
+		return 0;
+	pr_warn("memory hot-add of [mem %#010llx-%#010llx] refused: the KeyIDs' direct-map aliases cover boot memory only (boot with mktme=off to hot-add memory)\n",
+		start, start + size - 1);
+	return -EPERM;
+}
+
 u32 mktme_algorithms(void)
 {
 	return mktme_enabled() ? mktme_geo.algs : 0;
@@ -374,10 +389,10 @@ static int __init mktme_init(void)
 
 	/* This turns on the allocator hooks and page_address() aliases. */
 	WRITE_ONCE(mktme_nr_keyids, nr);
-	mktme_clear_keyids();
-	mktme_sysfs_init();
 	if (mktme_hotplug_init())
 		pr_warn("no CPU hotplug callback: keep a CPU of every package online\n");
+	mktme_clear_keyids();
+	mktme_sysfs_init();
 	pr_info("enabled: %u KeyIDs\n", nr);
 	return 0;
 fail:

@@ -44,6 +44,9 @@ struct mktme_counters {
 };
 
 extern bool mktme_swap_plaintext;
+/* 1: user keys' material is kept for packages that come online later */
+extern bool mktme_keep_user_keys;
+void mktme_set_keep_user_keys(bool keep);
 
 extern struct mktme_counters mktme_stats;
 /* Pages allocated with each KeyID, indexed by KeyID (0 included) */

@@ -7,7 +7,9 @@
  * one CPU of every package, with CPU hotplug held off.  A package with no
  * online CPU could be neither programmed nor erased: programming fails
  * then, and while KeyIDs are in use the last online CPU of a package
- * cannot go offline.
+ * cannot go offline.  When the first CPU of a package comes online (a
+ * hot-added package, or one whose CPUs were all offline), it programs
+ * every KeyID as the other packages have it before it runs user code.
  */
 #define pr_fmt(fmt) "x86/mktme: " fmt
 
@@ -15,8 +17,10 @@
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/delay.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
+#include <linux/string.h>
 #include <linux/topology.h>
 
 #include "mktme.h"
@@ -31,6 +35,65 @@
 /* Busy key tables and drained entropy are transient: retry a little. */
 #define PCONFIG_TRIES			10
 
+/*
+ * What each KeyID was last programmed with, for a package that comes
+ * online later.  CPU keys get a fresh random key there; a user key needs
+ * its material, which is kept only while mktme_keep_user_keys is set.
+ * Written with CPU hotplug held off for reading and mktme_state_lock
+ * held; read by the hotplug callback, which excludes both.
+ */
+struct mktme_keyid_state {
+	enum mktme_command cmd;
+	u32 alg;
+	unsigned int key_len;
+	u8 *material;		/* SET_KEY_DIRECT: key, then tweak */
+};
+
+static struct mktme_keyid_state *mktme_state;
+/* Packages that have had an online CPU, their key table programmed */
+static unsigned long *mktme_packages_seen;
+static DEFINE_MUTEX(mktme_state_lock);
+bool mktme_keep_user_keys;
+
+static void mktme_record_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
+			       const u8 *key, const u8 *tweak, unsigned int key_len)
+{
+	struct mktme_keyid_state *st;
+
+	if (!mktme_state)
+		return;
+	st = &mktme_state[keyid];
+	mutex_lock(&mktme_state_lock);
+	kfree_sensitive(st->material);
+	st->material = NULL;
+	st->cmd = cmd;
+	st->alg = alg;
+	st->key_len = key_len;
+	if (cmd == MKTME_KEYID_SET_KEY_DIRECT && READ_ONCE(mktme_keep_user_keys)) {
+		/* Without it, bringing a package online is refused: said then */
+		st->material = kzalloc(2 * key_len, GFP_KERNEL);
+		if (st->material) {
+			memcpy(st->material, key, key_len);
+			memcpy(st->material + key_len, tweak, key_len);
+		}
+	}
+	mutex_unlock(&mktme_state_lock);
+}
+
+/* keep_user_keys off: the material kept so far is wiped too */
+void mktme_set_keep_user_keys(bool keep)
+{
+	unsigned int keyid;
+
+	mutex_lock(&mktme_state_lock);
+	WRITE_ONCE(mktme_keep_user_keys, keep);
+	for (keyid = 1; !keep && mktme_state && keyid <= mktme_nr_keyids; keyid++) {
+		kfree_sensitive(mktme_state[keyid].material);
+		mktme_state[keyid].material = NULL;
+	}
+	mutex_unlock(&mktme_state_lock);
+}
+
 /* Whether package @pkg has an online CPU other than @except */
 static bool mktme_package_has_online_cpu(unsigned int pkg, unsigned int except)
 {
@@ -42,31 +105,10 @@ static bool mktme_package_has_online_cpu(unsigned int pkg, unsigned int except)
 	return false;
 }
 
-/*
- * CPU hotplug: the last online CPU of a package stays online while KeyIDs
- * are in use or draining, or the package's key table would miss their
- * erasure and reprogramming.  This also refuses suspend then: key tables
- * are not saved across it.
- */
-static int mktme_cpu_down_prep(unsigned int cpu)
-{
-	unsigned int pkg = topology_logical_package_id(cpu);
-
-	if ((!mktme_keyids_in_use() && !mktme_keyids_draining()) ||
-	    mktme_package_has_online_cpu(pkg, cpu))
-		return 0;
-	pr_warn_ratelimited("CPU %u is the last online CPU of package %u, whose key table holds KeyIDs in use: it stays online\n",
-			    cpu, pkg);
-	return -EBUSY;
-}
-
-int __init mktme_hotplug_init(void)
-{
-	int ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "x86/mktme:online",
-					    NULL, mktme_cpu_down_prep);
-
-	return ret < 0 ? ret : 0;
-}
+struct pconfig_call {
+	struct mktme_key_program *kp;
+	u64 rax;
+};
 
 static u64 pconfig(u32 leaf, struct mktme_key_program *kp)
 {
@@ -93,11 +135,6 @@ static int pconfig_errno(u64 rax)
 		return -EIO;
 	}
 }
-
-struct pconfig_call {
-	struct mktme_key_program *kp;
-	u64 rax;
-};
 
 static void pconfig_on_this_package(void *arg)
 {
@@ -130,7 +167,11 @@ static int pconfig_package(unsigned int cpu, struct pconfig_call *call)
 	return pconfig_errno(call->rax);
 }
 
-/* 0 if every package with CPUs has one online; -EBUSY if not.  Hotplug held. */
+/*
+ * 0 if every package that has had an online CPU has one online; -EBUSY
+ * if not.  A package hot-added and not yet online is programmed by its
+ * first CPU to come online.  Hotplug held.
+ */
 int mktme_packages_online(void)
 {
 	unsigned int cpu, pkg;
@@ -139,6 +180,8 @@ int mktme_packages_online(void)
 		if (cpu_online(cpu))
 			continue;
 		pkg = topology_logical_package_id(cpu);
+		if (mktme_packages_seen && !test_bit(pkg, mktme_packages_seen))
+			continue;
 		if (!mktme_package_has_online_cpu(pkg, nr_cpu_ids)) {
 			pr_warn_ratelimited("package %u has no online CPU: KeyIDs cannot be programmed\n",
 					    pkg);
@@ -194,6 +237,8 @@ int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
 
 	cpus_read_lock();
 	ret = mktme_packages_online();
+	if (!ret)
+		mktme_record_keyid(keyid, cmd, alg, key, tweak, key_len);
 	for_each_online_cpu(cpu) {
 		if (ret)
 			break;
@@ -205,5 +250,110 @@ int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
 out:
 	kfree_sensitive(call.kp);
 	bitmap_free(done);
+	return ret;
+}
+
+/*
+ * CPU hotplug: the last online CPU of a package stays online while KeyIDs
+ * are in use or draining, or the package's key table would miss their
+ * erasure and reprogramming.  This also refuses suspend then: key tables
+ * are not saved across it.
+ */
+static int mktme_cpu_down_prep(unsigned int cpu)
+{
+	unsigned int pkg = topology_logical_package_id(cpu);
+
+	if ((!mktme_keyids_in_use() && !mktme_keyids_draining()) ||
+	    mktme_package_has_online_cpu(pkg, cpu))
+		return 0;
+	pr_warn_ratelimited("CPU %u is the last online CPU of package %u, whose key table holds KeyIDs in use: it stays online\n",
+			    cpu, pkg);
+	return -EBUSY;
+}
+
+/*
+ * The first CPU of a package to come online programs every KeyID as the
+ * other packages have it, before the scheduler gives it user tasks
+ * (CPUHP_AP_ONLINE_DYN runs before CPUHP_AP_ACTIVE): CPU keys get a fresh
+ * random key, as any package's differs from the others', a user key its
+ * kept material; without the material the CPU stays offline.  KeyIDs
+ * never handed out are cleared, as at boot.
+ */
+static int mktme_cpu_online(unsigned int cpu)
+{
+	unsigned int pkg = topology_logical_package_id(cpu);
+	struct pconfig_call call = { };
+	struct mktme_keyid_state *st;
+	unsigned int keyid;
+	int ret = 0;
+
+	if (mktme_package_has_online_cpu(pkg, cpu))
+		return 0;
+	call.kp = kzalloc(sizeof(*call.kp), GFP_KERNEL);
+	if (!call.kp)
+		return -ENOMEM;
+	mutex_lock(&mktme_state_lock);
+	for (keyid = 1; keyid <= mktme_nr_keyids; keyid++) {
+		st = &mktme_state[keyid];
+		if (st->cmd == MKTME_KEYID_SET_KEY_DIRECT && !st->material) {
+			pr_err("CPU %u cannot come online: package %u would need the user key of KeyID %u, whose material the kernel did not keep (/sys/kernel/mm/mktme/keep_user_keys)\n",
+			       cpu, pkg, keyid);
+			ret = -EPERM;
+			break;
+		}
+		memset(call.kp, 0, sizeof(*call.kp));
+		call.kp->keyid = keyid;
+		call.kp->keyid_ctrl = st->cmd | st->alg << 8;
+		if (st->material) {
+			memcpy(call.kp->key_field_1, st->material, st->key_len);
+			memcpy(call.kp->key_field_2, st->material + st->key_len, st->key_len);
+		}
+		ret = pconfig_package(cpu, &call);
+		if (ret) {
+			pr_err("CPU %u cannot come online: programming KeyID %u on package %u failed: %d\n",
+			       cpu, keyid, pkg, ret);
+			break;
+		}
+	}
+	mutex_unlock(&mktme_state_lock);
+	kfree_sensitive(call.kp);
+	if (!ret) {
+		set_bit(pkg, mktme_packages_seen);
+		pr_info("package %u: %u KeyIDs programmed as on the other packages\n",
+			pkg, mktme_nr_keyids);
+	}
+	return ret;
+}
+
+/* Before the KeyIDs are first programmed: every one is recorded */
+int __init mktme_hotplug_init(void)
+{
+	u32 alg = BIT(__ffs(mktme_geo.algs));
+	unsigned int keyid, cpu;
+	int ret;
+
+	mktme_state = kcalloc(mktme_nr_keyids + 1, sizeof(*mktme_state), GFP_KERNEL);
+	mktme_packages_seen = bitmap_zalloc(topology_max_packages(), GFP_KERNEL);
+	if (!mktme_state || !mktme_packages_seen) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	cpus_read_lock();
+	for_each_online_cpu(cpu)
+		set_bit(topology_logical_package_id(cpu), mktme_packages_seen);
+	cpus_read_unlock();
+	for (keyid = 1; keyid <= mktme_nr_keyids; keyid++) {
+		mktme_state[keyid].cmd = MKTME_KEYID_CLEAR_KEY;
+		mktme_state[keyid].alg = alg;
+	}
+	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "x86/mktme:online",
+					mktme_cpu_online, mktme_cpu_down_prep);
+	if (ret >= 0)
+		return 0;
+fail:
+	kfree(mktme_state);
+	mktme_state = NULL;
+	bitmap_free(mktme_packages_seen);
+	mktme_packages_seen = NULL;
 	return ret;
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /sys/kernel/mm/mktme/: the KeyID geometry and the counters, one value a
- * file, and the swap policy; /sys/kernel/debug/mktme/keyids: pages per
- * KeyID in use; /sys/kernel/debug/mktme/phys: encrypted pages as DRAM
- * holds them.
+ * file, and the swap and CPU hotplug policies; /sys/kernel/debug/mktme/keyids:
+ * pages per KeyID in use; /sys/kernel/debug/mktme/phys: encrypted pages as
+ * DRAM holds them.
  */
 #include <linux/debugfs.h>
 #include <linux/kobject.h>
@@ -43,27 +43,33 @@ MKTME_ATTR(pconfig_retries, "%lld", atomic64_read(&mktme_stats.pconfig_retries))
 MKTME_ATTR(swap_refused, "%lld", atomic64_read(&mktme_stats.swap_refused));
 MKTME_ATTR(swapin_rekeyed, "%lld", atomic64_read(&mktme_stats.swapin_rekeyed));
 
+/* A 0/1 policy, writable by root: @get reads it, @set stores val */
+#define MKTME_BOOL_ATTR(name, get, set)					\
+static ssize_t name##_show(struct kobject *kobj,			\
+			   struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%d\n", get);				\
+}									\
+static ssize_t name##_store(struct kobject *kobj,			\
+			    struct kobj_attribute *attr,		\
+			    const char *buf, size_t count)		\
+{									\
+	bool val;							\
+	int ret = kstrtobool(buf, &val);				\
+									\
+	if (ret)							\
+		return ret;						\
+	set;								\
+	return count;							\
+}									\
+static struct kobj_attribute name##_attr = __ATTR_RW(name)
+
 /* 1: encrypted anonymous memory may be swapped, as plaintext (mktme/swap.c) */
-static ssize_t swap_plaintext_show(struct kobject *kobj,
-				   struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%d\n", READ_ONCE(mktme_swap_plaintext));
-}
-
-static ssize_t swap_plaintext_store(struct kobject *kobj,
-				    struct kobj_attribute *attr,
-				    const char *buf, size_t count)
-{
-	bool val;
-	int ret = kstrtobool(buf, &val);
-
-	if (ret)
-		return ret;
-	WRITE_ONCE(mktme_swap_plaintext, val);
-	return count;
-}
-
-static struct kobj_attribute swap_plaintext_attr = __ATTR_RW(swap_plaintext);
+MKTME_BOOL_ATTR(swap_plaintext, READ_ONCE(mktme_swap_plaintext),
+		WRITE_ONCE(mktme_swap_plaintext, val));
+/* 1: user keys programmed from now on keep their material (pconfig.c) */
+MKTME_BOOL_ATTR(keep_user_keys, READ_ONCE(mktme_keep_user_keys),
+		mktme_set_keep_user_keys(val));
 
 static ssize_t algorithms_show(struct kobject *kobj,
 			       struct kobj_attribute *attr, char *buf)
@@ -97,6 +103,7 @@ static struct attribute *mktme_attrs[] = {
 	&swap_refused_attr.attr,
 	&swapin_rekeyed_attr.attr,
 	&swap_plaintext_attr.attr,
+	&keep_user_keys_attr.attr,
 	NULL,
 };
 
