@@ -9,6 +9,7 @@
 #define _ASM_X86_MKTME_H
 
 #include <linux/bits.h>
+#include <linux/jump_label.h>
 #include <linux/types.h>
 
 struct folio;
@@ -41,6 +42,18 @@ extern phys_addr_t mktme_keyid_mask;
 static inline bool mktme_enabled(void)
 {
 	return mktme_nr_keyids;
+}
+
+/*
+ * Whether a KeyID was ever handed out.  Until then no page, VMA or mm has
+ * one, and the hooks below cost a patched-out branch: a kernel with
+ * CONFIG_X86_MKTME that never creates a key runs as one without it.
+ */
+DECLARE_STATIC_KEY_FALSE(mktme_used);
+
+static __always_inline bool mktme_in_use(void)
+{
+	return static_branch_unlikely(&mktme_used);
 }
 
 extern struct page_ext_operations page_mktme_ops;
@@ -121,7 +134,13 @@ int mktme_keyid_serial(unsigned int keyid);
 /* Anonymous memory of a process whose default key was revoked: refused */
 long mktme_mmap_check(unsigned long addr, unsigned long len,
 		      unsigned long flags);
-#define arch_mmap_check mktme_mmap_check
+
+#define arch_mmap_check arch_mmap_check
+static inline long arch_mmap_check(unsigned long addr, unsigned long len,
+				   unsigned long flags)
+{
+	return mktme_in_use() ? mktme_mmap_check(addr, len, flags) : 0;
+}
 
 /* encrypt_mprotect(): the key's KeyID, and the work on VMAs and pages */
 int mktme_key_get(int serial, struct key **keyp);
@@ -151,7 +170,12 @@ void mktme_exec_mm(struct mm_struct *mm);
 void mktme_exec_secure(struct mm_struct *mm);
 
 /* The KeyID a page's contents are encrypted with; 0: none. */
-int page_keyid(const struct page *page);
+int __page_keyid(const struct page *page);
+
+static inline int page_keyid(const struct page *page)
+{
+	return mktme_in_use() ? __page_keyid(page) : 0;
+}
 
 /*
  * Every KeyID has its alias of the direct mapping, at the direct-mapping
@@ -168,13 +192,13 @@ void __mktme_free_page(struct page *page, int order);
 
 static inline void arch_alloc_page(struct page *page, int order)
 {
-	if (mktme_nr_keyids)
+	if (mktme_in_use())
 		__mktme_alloc_page(page, order);
 }
 
 static inline void arch_free_page(struct page *page, int order)
 {
-	if (mktme_nr_keyids)
+	if (mktme_in_use())
 		__mktme_free_page(page, order);
 }
 
@@ -185,9 +209,21 @@ static inline void arch_free_page(struct page *page, int order)
  * it.  See linux/gfp.h.
  */
 #define HAVE_ARCH_ALLOC_PAGE_FOR_VMA
-unsigned int arch_alloc_page_for_vma_begin(unsigned long vm_flags);
-void arch_alloc_page_for_vma_end(unsigned int keyid, struct page *page,
-				 int order);
+unsigned int __mktme_alloc_page_for_vma_begin(unsigned long vm_flags);
+void __mktme_alloc_page_for_vma_end(unsigned int keyid, struct page *page,
+				    int order);
+
+static inline unsigned int arch_alloc_page_for_vma_begin(unsigned long vm_flags)
+{
+	return mktme_in_use() ? __mktme_alloc_page_for_vma_begin(vm_flags) : 0;
+}
+
+static inline void arch_alloc_page_for_vma_end(unsigned int keyid,
+					       struct page *page, int order)
+{
+	if (keyid)
+		__mktme_alloc_page_for_vma_end(keyid, page, order);
+}
 
 #else /* !CONFIG_X86_MKTME */
 
@@ -196,6 +232,11 @@ void arch_alloc_page_for_vma_end(unsigned int keyid, struct page *page,
 #define mktme_alias_mask	((phys_addr_t)0)
 
 static inline bool mktme_enabled(void)
+{
+	return false;
+}
+
+static inline bool mktme_in_use(void)
 {
 	return false;
 }

@@ -48,6 +48,9 @@ struct mktme_geometry mktme_geo __ro_after_init;
 struct mktme_counters mktme_stats;
 atomic_long_t *mktme_keyid_pages __ro_after_init;
 atomic_t *mktme_keyid_users __ro_after_init;
+/* mktme_in_use(): turned on before the first KeyID is handed out */
+DEFINE_STATIC_KEY_FALSE(mktme_used);
+EXPORT_SYMBOL(mktme_used);
 
 static DEFINE_IDA(mktme_keyid_ida);
 static atomic_t mktme_keyids_used = ATOMIC_INIT(0);
@@ -220,6 +223,9 @@ int mktme_keyid_alloc(void)
 	if (!mktme_enabled())
 		return -ENODEV;
 	cpus_read_lock();
+	/* Before any page, VMA or mm can have a KeyID: the hooks go live */
+	if (!static_key_enabled(&mktme_used))
+		static_branch_enable_cpuslocked(&mktme_used);
 	keyid = mktme_packages_online();
 	if (!keyid) {
 		keyid = ida_alloc_range(&mktme_keyid_ida, 1, mktme_nr_keyids, GFP_KERNEL);

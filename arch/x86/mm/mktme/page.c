@@ -86,13 +86,13 @@ bool mktme_page_frozen(struct page *page)
 	return frozen;
 }
 
-int page_keyid(const struct page *page)
+int __page_keyid(const struct page *page)
 {
 	struct page_ext *ext;
 	int keyid;
 
 	/* mk_pte() asks for every page: no lookup while none has a KeyID */
-	if (!mktme_enabled() || !atomic_long_read(&mktme_keyed_pages))
+	if (!atomic_long_read(&mktme_keyed_pages))
 		return 0;
 	ext = page_ext_get(page);
 	if (!ext)
@@ -101,7 +101,7 @@ int page_keyid(const struct page *page)
 	page_ext_put(ext);
 	return keyid;
 }
-EXPORT_SYMBOL_GPL(page_keyid);
+EXPORT_SYMBOL_GPL(__page_keyid);
 
 /* The kernel address of @pa through @keyid's alias of the direct map */
 void *mktme_keyid_address(phys_addr_t pa, unsigned int keyid)
@@ -335,7 +335,7 @@ void __mktme_free_page(struct page *page, int order)
 	}
 }
 
-unsigned int arch_alloc_page_for_vma_begin(unsigned long vm_flags)
+unsigned int __mktme_alloc_page_for_vma_begin(unsigned long vm_flags)
 {
 	unsigned int keyid = vm_flags_keyid(vm_flags);
 
@@ -344,13 +344,11 @@ unsigned int arch_alloc_page_for_vma_begin(unsigned long vm_flags)
 	return keyid;
 }
 
-void arch_alloc_page_for_vma_end(unsigned int keyid, struct page *page,
-				 int order)
+void __mktme_alloc_page_for_vma_end(unsigned int keyid, struct page *page,
+				    int order)
 {
 	unsigned long i;
 
-	if (!keyid)
-		return;
 	current->thread.mktme_alloc_keyid = 0;
 	if (!page || page_keyid(page) == keyid)
 		return;
@@ -369,8 +367,7 @@ static void mktme_check_keyid(struct mm_struct *mm, unsigned long pfn,
 	unsigned int i;
 	int page_id;
 
-	if (!mktme_enabled() || mm == &init_mm ||
-	    (!keyid && !atomic_long_read(&mktme_keyed_pages)))
+	if (mm == &init_mm || (!keyid && !atomic_long_read(&mktme_keyed_pages)))
 		return;
 	for (i = 0; i < nr && pfn_valid(pfn + i); i++) {
 		page_id = page_keyid(pfn_to_page(pfn + i));
@@ -382,14 +379,14 @@ static void mktme_check_keyid(struct mm_struct *mm, unsigned long pfn,
 	}
 }
 
-void mktme_check_ptes_set(struct mm_struct *mm, pte_t pte, unsigned int nr)
+void __mktme_check_ptes_set(struct mm_struct *mm, pte_t pte, unsigned int nr)
 {
 	if (pte_present(pte))
 		mktme_check_keyid(mm, pte_pfn(pte),
 				  (pte_val(pte) & mktme_keyid_mask) >> mktme_keyid_shift, nr);
 }
 
-void mktme_check_pmd_set(struct mm_struct *mm, pmd_t pmd)
+void __mktme_check_pmd_set(struct mm_struct *mm, pmd_t pmd)
 {
 	if (pmd_present(pmd) && pmd_leaf(pmd))
 		mktme_check_keyid(mm, pmd_pfn(pmd),
