@@ -77,11 +77,15 @@ def answer(run, seq, text):
 
 
 def request(run):
-    """The guest's last request: (N, [WHAT...]) or None."""
+    """The guest's last request: (N, [WHAT...]), or None while there is
+    none or it is still being written (a request ends with a newline)."""
     with open(os.path.join(run, 'disk.img'), 'rb') as disk:
         disk.seek(REQUEST_AT)
-        line = disk.read(4096).split(b'\n')[0].split(b'\0')[0].decode(errors='replace')
-    m = re.fullmatch(r'(\d+) (.*)', line)
+        block = disk.read(4096)
+    if b'\n' not in block:
+        return None
+    line = block.split(b'\n')[0].decode(errors='replace')
+    m = re.fullmatch(r'(\d+) (\S.*)', line)
     return (int(m.group(1)), m.group(2).split()) if m else None
 
 
@@ -103,8 +107,12 @@ def main():
                     text = keys(qmp, int(what[1]), [int(k) for k in what[2:]])
                 else:
                     text = f'error: unknown request {" ".join(what)}'
-            except (QMPError, ValueError, IndexError) as e:
+            except QMPError as e:
                 text = f'error: {e}'
+            except (ConnectionError, OSError):
+                return 0
+            except Exception as e:  # noqa: BLE001 - the guest is told, not left waiting
+                text = f'error: {type(e).__name__}: {e}'
             answer(run, seq, text)
         try:
             qmp.cmd('query-status')

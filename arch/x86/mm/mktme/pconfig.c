@@ -284,7 +284,7 @@ static int mktme_cpu_online(unsigned int cpu)
 	unsigned int pkg = topology_logical_package_id(cpu);
 	struct pconfig_call call = { };
 	struct mktme_keyid_state *st;
-	unsigned int keyid;
+	unsigned int keyid, done;
 	int ret = 0;
 
 	if (mktme_package_has_online_cpu(pkg, cpu))
@@ -293,14 +293,18 @@ static int mktme_cpu_online(unsigned int cpu)
 	if (!call.kp)
 		return -ENOMEM;
 	mutex_lock(&mktme_state_lock);
+	/* All or nothing: refuse before the package holds any key */
 	for (keyid = 1; keyid <= mktme_nr_keyids; keyid++) {
 		st = &mktme_state[keyid];
 		if (st->cmd == MKTME_KEYID_SET_KEY_DIRECT && !st->material) {
 			pr_err("CPU %u cannot come online: package %u would need the user key of KeyID %u, whose material the kernel did not keep (/sys/kernel/mm/mktme/keep_user_keys)\n",
 			       cpu, pkg, keyid);
 			ret = -EPERM;
-			break;
+			goto out;
 		}
+	}
+	for (keyid = 1; keyid <= mktme_nr_keyids; keyid++) {
+		st = &mktme_state[keyid];
 		memset(call.kp, 0, sizeof(*call.kp));
 		call.kp->keyid = keyid;
 		call.kp->keyid_ctrl = st->cmd | st->alg << 8;
@@ -309,19 +313,27 @@ static int mktme_cpu_online(unsigned int cpu)
 			memcpy(call.kp->key_field_2, st->material + st->key_len, st->key_len);
 		}
 		ret = pconfig_package(cpu, &call);
-		if (ret) {
-			pr_err("CPU %u cannot come online: programming KeyID %u on package %u failed: %d\n",
-			       cpu, keyid, pkg, ret);
+		if (ret)
 			break;
-		}
 	}
+	if (ret) {
+		pr_err("CPU %u cannot come online: programming KeyID %u on package %u failed: %d\n",
+		       cpu, keyid, pkg, ret);
+		/* Leave no key behind on a package that stays offline */
+		for (done = 1; done < keyid; done++) {
+			memset(call.kp, 0, sizeof(*call.kp));
+			call.kp->keyid = done;
+			call.kp->keyid_ctrl = MKTME_KEYID_CLEAR_KEY | mktme_state[done].alg << 8;
+			pconfig_package(cpu, &call);
+		}
+		goto out;
+	}
+	set_bit(pkg, mktme_packages_seen);
+	pr_info("package %u: %u KeyIDs programmed as on the other packages\n",
+		pkg, mktme_nr_keyids);
+out:
 	mutex_unlock(&mktme_state_lock);
 	kfree_sensitive(call.kp);
-	if (!ret) {
-		set_bit(pkg, mktme_packages_seen);
-		pr_info("package %u: %u KeyIDs programmed as on the other packages\n",
-			pkg, mktme_nr_keyids);
-	}
 	return ret;
 }
 

@@ -229,6 +229,9 @@ FIXTURE_SETUP(hotplug)
 
 FIXTURE_TEARDOWN(hotplug)
 {
+	/* An assertion may have left the material kept */
+	if (!access("/sys/kernel/mm/mktme/keep_user_keys", W_OK))
+		write_file("/sys/kernel/mm/mktme/keep_user_keys", "0");
 }
 
 /* The DIMM's memory is refused, and the kernel says why */
@@ -285,6 +288,11 @@ TEST_F_TIMEOUT(hotplug, cpu_hotplug_new_package_programmed, 300)
 	EXPECT_EQ(-EPERM, set_online(NEW_CPU, 1));
 	EXPECT_EQ(0, read_long_file(NEW_CPU "/online"));
 	EXPECT_EQ(1, kmsg_has("cannot come online", "did not keep"));
+	/* all or nothing: the refused package holds no key */
+	snprintf(what, sizeof(what), "keys %d %d", nr, key_keyid(cpu_key));
+	ASSERT_EQ(0, ask_host(what, self->reply, sizeof(self->reply)));
+	snprintf(what, sizeof(what), "%d=unprogrammed programmed=0 of %d", key_keyid(cpu_key), nr);
+	EXPECT_STREQ(what, self->reply);
 
 	/* kept from now on; the key whose material is lost goes */
 	ASSERT_EQ(0, write_file("/sys/kernel/mm/mktme/keep_user_keys", "1"));
