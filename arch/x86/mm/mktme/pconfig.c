@@ -136,6 +136,20 @@ static int pconfig_errno(u64 rax)
 	}
 }
 
+/* Fill PCONFIG's operand; @key and @tweak may be NULL */
+static void mktme_fill_program(struct mktme_key_program *kp, u16 keyid,
+			       enum mktme_command cmd, u32 alg, const u8 *key,
+			       const u8 *tweak, unsigned int key_len)
+{
+	memset(kp, 0, sizeof(*kp));
+	kp->keyid = keyid;
+	kp->keyid_ctrl = cmd | alg << 8;
+	if (key)
+		memcpy(kp->key_field_1, key, key_len);
+	if (tweak)
+		memcpy(kp->key_field_2, tweak, key_len);
+}
+
 static void pconfig_on_this_package(void *arg)
 {
 	struct pconfig_call *call = arg;
@@ -228,12 +242,7 @@ int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
 		ret = -ENOMEM;
 		goto out;
 	}
-	call.kp->keyid = keyid;
-	call.kp->keyid_ctrl = cmd | alg << 8;
-	if (key)
-		memcpy(call.kp->key_field_1, key, key_len);
-	if (tweak)
-		memcpy(call.kp->key_field_2, tweak, key_len);
+	mktme_fill_program(call.kp, keyid, cmd, alg, key, tweak, key_len);
 
 	cpus_read_lock();
 	ret = mktme_packages_online();
@@ -305,13 +314,9 @@ static int mktme_cpu_online(unsigned int cpu)
 	}
 	for (keyid = 1; keyid <= mktme_nr_keyids; keyid++) {
 		st = &mktme_state[keyid];
-		memset(call.kp, 0, sizeof(*call.kp));
-		call.kp->keyid = keyid;
-		call.kp->keyid_ctrl = st->cmd | st->alg << 8;
-		if (st->material) {
-			memcpy(call.kp->key_field_1, st->material, st->key_len);
-			memcpy(call.kp->key_field_2, st->material + st->key_len, st->key_len);
-		}
+		mktme_fill_program(call.kp, keyid, st->cmd, st->alg, st->material,
+				   st->material ? st->material + st->key_len : NULL,
+				   st->key_len);
 		ret = pconfig_package(cpu, &call);
 		if (ret)
 			break;
@@ -321,9 +326,8 @@ static int mktme_cpu_online(unsigned int cpu)
 		       cpu, keyid, pkg, ret);
 		/* Leave no key behind on a package that stays offline */
 		for (done = 1; done < keyid; done++) {
-			memset(call.kp, 0, sizeof(*call.kp));
-			call.kp->keyid = done;
-			call.kp->keyid_ctrl = MKTME_KEYID_CLEAR_KEY | mktme_state[done].alg << 8;
+			mktme_fill_program(call.kp, done, MKTME_KEYID_CLEAR_KEY,
+					   mktme_state[done].alg, NULL, NULL, 0);
 			pconfig_package(cpu, &call);
 		}
 		goto out;
