@@ -16,7 +16,6 @@ struct folio;
 struct key;
 struct mm_struct;
 struct page;
-struct page_ext_operations;
 struct vm_area_struct;
 
 /* IA32_TME_ACTIVATE[63:48], KEYID_CTRL.ENC_ALG */
@@ -56,8 +55,6 @@ static __always_inline bool mktme_in_use(void)
 	return static_branch_unlikely(&mktme_used);
 }
 
-extern struct page_ext_operations page_mktme_ops;
-
 /* KASLR: the direct map's size with every KeyID's alias */
 u64 mktme_direct_map_size(void);
 
@@ -89,14 +86,14 @@ int mktme_swapin_folio_prep(struct folio *folio, struct vm_area_struct *vma);
 #define arch_folio_may_swap arch_folio_may_swap
 static inline bool arch_folio_may_swap(struct folio *folio)
 {
-	return !mktme_nr_keyids || mktme_folio_may_swap(folio);
+	return !mktme_in_use() || mktme_folio_may_swap(folio);
 }
 
 #define arch_swapin_folio_prep arch_swapin_folio_prep
 static inline int arch_swapin_folio_prep(struct folio *folio,
 					 struct vm_area_struct *vma)
 {
-	return mktme_nr_keyids ? mktme_swapin_folio_prep(folio, vma) : 0;
+	return mktme_in_use() ? mktme_swapin_folio_prep(folio, vma) : 0;
 }
 
 /*
@@ -109,7 +106,7 @@ phys_addr_t mktme_dma_keyid_bits(phys_addr_t paddr);
 #define arch_dma_keyid_bits arch_dma_keyid_bits
 static inline phys_addr_t arch_dma_keyid_bits(phys_addr_t paddr)
 {
-	return mktme_nr_keyids ? mktme_dma_keyid_bits(paddr) : 0;
+	return mktme_in_use() ? mktme_dma_keyid_bits(paddr) : 0;
 }
 
 static inline dma_addr_t arch_dma_keyid_clear(dma_addr_t dma_addr)
@@ -129,6 +126,9 @@ int mktme_revoke_keyid(unsigned int keyid, u32 alg);
 int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 			  unsigned long flags, unsigned long unused);
 int mktme_get_default_key(unsigned long pidfd);
+#define SET_MKTME_KEY(serial, pidfd, flags, unused) \
+	mktme_set_default_key(serial, pidfd, flags, unused)
+#define GET_MKTME_KEY(pidfd)	mktme_get_default_key(pidfd)
 int mktme_keyid_serial(unsigned int keyid);
 
 /* Anonymous memory of a process whose default key was revoked: refused */
@@ -143,17 +143,20 @@ static inline long arch_mmap_check(unsigned long addr, unsigned long len,
 }
 
 /* encrypt_mprotect(): the key's KeyID, and the work on VMAs and pages */
+#define arch_keyids_enabled	mktme_enabled
+#define arch_keyid_get		mktme_key_get
+#define arch_keyid_put		mktme_key_put
 int mktme_key_get(int serial, struct key **keyp);
 void mktme_key_put(struct key *key);
-int mktme_mprotect_check(struct mm_struct *mm, unsigned long start,
-			 unsigned long end);
-int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
-			   unsigned long end, unsigned int keyid);
-int mktme_freeze_again(unsigned long *deadline);
-void mktme_mprotect_finish(struct mm_struct *mm, unsigned long start,
-			   unsigned long end);
-void mktme_mprotect_fixup(struct vm_area_struct *vma, unsigned long start,
-			  unsigned long end, unsigned long oldflags);
+int arch_keyid_mprotect_check(struct mm_struct *mm, unsigned long start,
+			      unsigned long end);
+int arch_keyid_mprotect_prepare(struct mm_struct *mm, unsigned long start,
+				unsigned long end, unsigned int keyid);
+int arch_keyid_mprotect_retry(unsigned long *deadline);
+void arch_keyid_mprotect_finish(struct mm_struct *mm, unsigned long start,
+				unsigned long end);
+void arch_keyid_mprotect_fixup(struct vm_area_struct *vma, unsigned long start,
+			       unsigned long end, unsigned long oldflags);
 
 /*
  * The mms that use each KeyID, for revocation and for the references
@@ -172,6 +175,7 @@ void mktme_exec_secure(struct mm_struct *mm);
 /* The KeyID a page's contents are encrypted with; 0: none. */
 int __page_keyid(const struct page *page);
 
+#define page_keyid page_keyid
 static inline int page_keyid(const struct page *page)
 {
 	return mktme_in_use() ? __page_keyid(page) : 0;
@@ -239,11 +243,6 @@ static inline bool mktme_enabled(void)
 static inline bool mktme_in_use(void)
 {
 	return false;
-}
-
-static inline int page_keyid(const struct page *page)
-{
-	return 0;
 }
 
 static inline u64 mktme_direct_map_size(void)

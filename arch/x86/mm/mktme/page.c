@@ -44,14 +44,14 @@ struct mktme_page {
 	bool frozen;	/* frozen by encrypt_mprotect() (vma.c), locked */
 };
 
-struct page_ext_operations page_mktme_ops = {
+struct page_ext_operations page_keyid_ops = {
 	.size = sizeof(struct mktme_page),
 	.need = need_page_mktme,
 };
 
 static struct mktme_page *page_ext_mktme(struct page_ext *ext)
 {
-	return page_ext_data(ext, &page_mktme_ops);
+	return page_ext_data(ext, &page_keyid_ops);
 }
 
 static u16 *page_ext_keyid(struct page_ext *ext)

@@ -516,7 +516,7 @@ static const struct mm_walk_ops mktme_freeze_ops = {
  * Map a frozen page again, re-keyed to its VMA's KeyID, with its VMA's
  * protection (which mprotect_fixup() may have changed meanwhile; it turns
  * writable migration entries into read-only ones).  A page thawed early
- * (mktme_mprotect_fixup()) may be under migration again by the time the
+ * (arch_keyid_mprotect_fixup()) may be under migration again by the time the
  * rest of the range is thawed: its page says whether it is frozen.
  */
 static int mktme_thaw_pte(pte_t *ptep, unsigned long addr,
@@ -726,7 +726,7 @@ static int mktme_freeze(struct mm_struct *mm, unsigned long start,
 #define MKTME_FREEZE_PATIENCE	HZ
 
 /**
- * mktme_freeze_again - should a freeze that found pages passing by try again
+ * arch_keyid_mprotect_retry - should a freeze that met pages passing by retry
  * @deadline: 0 before the first retry; kept by the caller between retries
  *
  * Called with mmap_lock let go after -EAGAIN (a migration from another
@@ -736,7 +736,7 @@ static int mktme_freeze(struct mm_struct *mm, unsigned long start,
  * Return: 0 to try again; -EBUSY once about a second has passed; -EINTR
  * for a fatal signal.
  */
-int mktme_freeze_again(unsigned long *deadline)
+int arch_keyid_mprotect_retry(unsigned long *deadline)
 {
 	if (!*deadline)
 		*deadline = jiffies + MKTME_FREEZE_PATIENCE;
@@ -767,7 +767,7 @@ static int mktme_freeze_mm(struct mm_struct *mm, unsigned int keyid)
 }
 
 /**
- * mktme_mprotect_check - can encrypt_mprotect() give [start, end) a KeyID
+ * arch_keyid_mprotect_check - can encrypt_mprotect() give [start, end) a KeyID
  * @mm: current->mm, locked for writing
  * @start: page-aligned start
  * @end: page-aligned end
@@ -775,8 +775,8 @@ static int mktme_freeze_mm(struct mm_struct *mm, unsigned int keyid)
  * Return: 0; -ENOMEM for a hole in the range; -EINVAL for a VMA other
  * than private anonymous memory.
  */
-int mktme_mprotect_check(struct mm_struct *mm, unsigned long start,
-			 unsigned long end)
+int arch_keyid_mprotect_check(struct mm_struct *mm, unsigned long start,
+			      unsigned long end)
 {
 	VMA_ITERATOR(vmi, mm, start);
 	struct vm_area_struct *vma;
@@ -793,18 +793,18 @@ int mktme_mprotect_check(struct mm_struct *mm, unsigned long start,
 }
 
 /**
- * mktme_mprotect_prepare - freeze a range before encrypt_mprotect() changes it
+ * arch_keyid_mprotect_prepare - freeze a range encrypt_mprotect() changes
  * @mm: current->mm, locked for writing
  * @start: page-aligned start
  * @end: page-aligned end
  * @keyid: the new KeyID, of a key the caller holds
  *
- * Called once the range passed mktme_mprotect_check() and every check of
+ * Called once the range passed arch_keyid_mprotect_check() and every check of
  * mprotect(), before any VMA changes.  Pages are prepared in ways the
  * process cannot tell from before (mktme_prepare_pages(): unshared,
  * brought back from swap, split from large folios the range cuts) and
  * frozen.
- * mktme_mprotect_finish() must follow on success, whatever happens to the
+ * arch_keyid_mprotect_finish() must follow on success, whatever happens to the
  * VMAs meanwhile.
  *
  * Return: 0; -ENOMEM for no memory; -EBUSY for a page pinned for DMA or
@@ -813,8 +813,8 @@ int mktme_mprotect_check(struct mm_struct *mm, unsigned long start,
  * error of a fault that brought a page back from swap.  No page has
  * changed then.
  */
-int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
-			   unsigned long end, unsigned int keyid)
+int arch_keyid_mprotect_prepare(struct mm_struct *mm, unsigned long start,
+				unsigned long end, unsigned int keyid)
 {
 	bool user = mktme_mm_uses_keyid(mm, keyid);
 	int ret;
@@ -831,7 +831,7 @@ int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
 }
 
 /**
- * mktme_mprotect_finish - thaw the range of mktme_mprotect_prepare()
+ * arch_keyid_mprotect_finish - thaw the range of arch_keyid_mprotect_prepare()
  * @mm: current->mm, locked for writing
  * @start: page-aligned start
  * @end: page-aligned end
@@ -839,15 +839,15 @@ int mktme_mprotect_prepare(struct mm_struct *mm, unsigned long start,
  * The pages mprotect_fixup() did not thaw (its VMA kept its flags, or the
  * loop stopped) are mapped again, each with its VMA's KeyID.
  */
-void mktme_mprotect_finish(struct mm_struct *mm, unsigned long start,
-			   unsigned long end)
+void arch_keyid_mprotect_finish(struct mm_struct *mm, unsigned long start,
+				unsigned long end)
 {
 	mktme_thaw(mm, start, end);
 	mm->context.mktme_frozen = false;
 }
 
 /**
- * mktme_mprotect_fixup - pages follow their VMA's new flags
+ * arch_keyid_mprotect_fixup - pages follow their VMA's new flags
  * @vma: the VMA, just given its new vm_flags by mprotect_fixup()
  * @start: page-aligned start within @vma
  * @end: page-aligned end within @vma
@@ -860,8 +860,8 @@ void mktme_mprotect_finish(struct mm_struct *mm, unsigned long start,
  * the pages frozen and thawed here; one that cannot be frozen (another
  * kernel user holds it) keeps KeyID 0, and its PTE says so.
  */
-void mktme_mprotect_fixup(struct vm_area_struct *vma, unsigned long start,
-			  unsigned long end, unsigned long oldflags)
+void arch_keyid_mprotect_fixup(struct vm_area_struct *vma, unsigned long start,
+			       unsigned long end, unsigned long oldflags)
 {
 	unsigned int keyid = vm_flags_keyid(vma->vm_flags);
 	struct mm_struct *mm = vma->vm_mm;
@@ -1041,7 +1041,7 @@ int mktme_set_default_key(unsigned long serial, unsigned long pidfd,
 		ret = -EPERM;
 		goto put_mm;
 	}
-	keyid = mktme_key_get(serial, &key);
+	keyid = arch_keyid_get(serial, &key);
 	if (keyid < 0) {
 		ret = keyid;
 		goto put_mm;
@@ -1064,7 +1064,7 @@ again:
 			/* Pages isolated by a migration that waits for mmap_lock */
 			if (ret == -EAGAIN) {
 				mmap_write_unlock(mm);
-				ret = mktme_freeze_again(&deadline);
+				ret = arch_keyid_mprotect_retry(&deadline);
 				if (!ret)
 					goto again;
 				goto put_key;
@@ -1096,7 +1096,7 @@ again:
 unlock:
 	mmap_write_unlock(mm);
 put_key:
-	mktme_key_put(key);
+	arch_keyid_put(key);
 put_mm:
 	mmput(mm);
 	return ret;
