@@ -17,7 +17,7 @@ host_tests() {
 		 "$top"/tools/mktmectl/tests/host.t.sh; do
 		name=host-$(basename "$t" .t.sh)
 		[ "$t" = "$top/tools/mktmectl/tests/host.t.sh" ] && name=host-mktmectl
-		KUNIT_DIR=$kunit sh -c '"$0" "$@"' "$t" "$top/build/initramfs/mktmectl/mktmectl" \
+		KUNIT_DIR=$kunit sh -c '"$0" "$@"' "$t" "$top/build/initramfs/mktmectl/mktmectl-test" \
 			>"$out/$name.tap" 2>&1
 		p=$(grep -Ec '^ok [0-9]+ ' "$out/$name.tap" | tr -d ' ')
 		s=$(grep -Ec '^ok [0-9]+ .*# SKIP' "$out/$name.tap" | tr -d ' ')

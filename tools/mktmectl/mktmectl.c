@@ -93,7 +93,7 @@ struct mproc {
 static const char *verb = "";		/* for messages: "mktmectl VERB: " */
 static bool json;
 static bool json_done;			/* the verb printed its own JSON */
-static const char *root = "";		/* MKTMECTL_ROOT: tests only */
+static const char *root = "";		/* MKTMECTL_ROOT: the test build only */
 static long page_kb = 4;
 
 /* ---- output helpers ---- */
@@ -200,14 +200,22 @@ static const char *hint(int e)
 
 /* ---- files under /proc and /sys (below MKTMECTL_ROOT in tests) ---- */
 
+/* The path, below root; "" (which no open() finds) if it does not fit */
 static const char *rpath(char *buf, size_t size, const char *fmt, ...)
 {
 	size_t n = snprintf(buf, size, "%s", root);
 	va_list ap;
+	int m;
 
+	if (n >= size) {
+		buf[0] = '\0';
+		return buf;
+	}
 	va_start(ap, fmt);
-	vsnprintf(buf + n, size - n, fmt, ap);
+	m = vsnprintf(buf + n, size - n, fmt, ap);
 	va_end(ap);
+	if (m < 0 || (size_t)m >= size - n)
+		buf[0] = '\0';
 	return buf;
 }
 
@@ -1458,9 +1466,17 @@ static const char exec_help[] =
 "\n"
 "Run COMMAND with KEY (a serial or a key name) as its default key: its\n"
 "private anonymous memory, and that of its children, is encrypted with it.\n"
-"The exit status is COMMAND's; 1-6 if mktmectl fails before running it.\n";
+"The exit status is COMMAND's; as env(1) has it, 125 if mktmectl fails\n"
+"before running it, 126 if COMMAND cannot run, 127 if it is not found.\n";
 
-static int cmd_exec(int argc, char **argv)
+/* exec's own exit codes, out of the way of COMMAND's (env(1), systemd-run) */
+enum {
+	MX_EXEC_FAILED	= 125,
+	MX_EXEC_CANNOT	= 126,
+	MX_EXEC_NOENT	= 127,
+};
+
+static int exec_with_key(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
@@ -1503,7 +1519,15 @@ static int cmd_exec(int argc, char **argv)
 	}
 	execvp(argv[optind], argv + optind);
 	e = errno;
-	return fail(MX_ERROR, "cannot run '%s': %s", argv[optind], strerror(e));
+	return fail(e == ENOENT ? MX_EXEC_NOENT : MX_EXEC_CANNOT, "cannot run '%s': %s",
+		    argv[optind], strerror(e));
+}
+
+static int cmd_exec(int argc, char **argv)
+{
+	int rc = exec_with_key(argc, argv);
+
+	return rc == MX_OK || rc >= MX_EXEC_FAILED ? rc : MX_EXEC_FAILED;
 }
 
 /* ---- revoke and purge ---- */
@@ -1806,12 +1830,14 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	const char *env = getenv("MKTMECTL_ROOT");
 	long ps = sysconf(_SC_PAGESIZE);
 	int i;
 
-	if (env)
-		root = env;
+#ifdef MKTMECTL_TEST
+	/* The host tests' fake /proc and /sys; never in an installed binary */
+	if (getenv("MKTMECTL_ROOT"))
+		root = getenv("MKTMECTL_ROOT");
+#endif
 	if (ps >= 1024)
 		page_kb = ps / 1024;
 	opterr = 0;

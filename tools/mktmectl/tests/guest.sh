@@ -79,7 +79,13 @@ check "exec: the sleeper's MktmeKeyID is $kid" \
 list_field "$key" 9 | tr , '\n' | grep -qx "$spid"
 check "list shows the sleeper $spid bound to gtest-cpu" [ $? = 0 ]
 mktmectl exec --key nosuchkey -- true 2>/dev/null
-check "exec with an unknown key exits 6" [ $? = 6 ]
+check "exec with an unknown key exits 125, not a status COMMAND could have" [ $? = 125 ]
+mktmectl exec --key gtest-cpu -- sh -c 'exit 3'
+check "exec exits with COMMAND's status" [ $? = 3 ]
+mktmectl exec --key gtest-cpu -- /nonexistent/command 2>/dev/null
+check "exec of a COMMAND not found exits 127" [ $? = 127 ]
+mktmectl exec --key gtest-cpu -- /proc/self/status 2>/dev/null
+check "exec of a COMMAND that cannot run exits 126" [ $? = 126 ]
 
 # bind a process holding memory, re-keying it
 sh -c 'x=$(head -c 300000 /dev/zero | tr "\0" a); while :; do sleep 1; : "${#x}"; done' &

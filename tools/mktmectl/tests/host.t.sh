@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # Host tests of mktmectl, no MKTME kernel needed: usage and every argument
 # error compared with golden files, and status/list on fake /proc and /sys
-# trees (MKTMECTL_ROOT).  Prints TAP; exits non-zero if a test failed.
-#   sh tests/host.t.sh MKTMECTL [--update]   (--update rewrites golden/)
+# trees (MKTMECTL_ROOT, which only the test build, mktmectl-test, reads).
+# Prints TAP; exits non-zero if a test failed.
+#   sh tests/host.t.sh path/to/mktmectl-test [--update]   (--update rewrites golden/)
 set -eu
 
-bin=${1:?usage: host.t.sh path/to/mktmectl [--update]}
+bin=${1:?usage: host.t.sh path/to/mktmectl-test [--update]}
+release=${bin%-test}
 update=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 golden=$here/golden
@@ -132,6 +134,17 @@ elif [ $rc = 3 ] && grep -q '^FAIL kernel: MKTME not enabled' "$tmp/out"; then
 else
 	notok "status on the host: exit 3 with the reason (got $rc)"
 	sed 's/^/# /' "$tmp/out"
+fi
+
+# the installed build knows nothing of the test override
+if [ "$release" != "$bin" ] && [ -x "$release" ]; then
+	if grep -q MKTMECTL_ROOT "$release"; then
+		notok "the release build ignores MKTMECTL_ROOT"
+	else
+		ok "the release build ignores MKTMECTL_ROOT"
+	fi
+else
+	notok "the release build ignores MKTMECTL_ROOT # no release build beside $bin"
 fi
 
 # the scripts themselves
