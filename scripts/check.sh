@@ -131,6 +131,10 @@ guest_run guest-iommu --iommu --append "mktme_expect=tme mktme_tests=mktme/platf
 # Memory and a CPU of a new package hot-added from the host (QMP
 # device_add, scripts/hotplug-host.py) while keys are in use.
 guest_run guest-hotplug --hotplug --append "mktme_expect=tme mktme_tests=mktme/platform,mktme/hotplug"
+# Booted with maxcpus=1: package 1 owns node 1's memory and has no online
+# CPU, so no key can be added until its CPU comes online (no KUnit: its
+# cases add keys at boot).
+guest_run guest-maxcpus --append "mktme_expect=tme maxcpus=1 kunit.enable=0 mktme_tests=mktme/hotplug"
 # make demo's stories, with the host's checks on guest RAM
 echo "demo: make demo's three stories, checked from the host (demo/demo.py)"
 python3 "$top/demo/demo.py" --run "$out/demo" --counts "$out/demo.counts" >"$out/demo.log" 2>&1

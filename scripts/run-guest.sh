@@ -15,7 +15,8 @@
 # guest ran past the timeout and was killed.
 # --iommu puts the scratch disk behind QEMU's intel-iommu (VT-d, 48-bit
 # addresses: the KeyID bits fit) in translation mode.  --hotplug adds an
-# empty third socket and room for a DIMM, and runs scripts/hotplug-host.py
+# empty third socket (on a third NUMA node, without memory) and room for
+# a DIMM, and runs scripts/hotplug-host.py
 # beside the guest to hot-add them when the guest's hotplug test asks.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,9 +65,11 @@ echo "$cpu" >"$run/cpu"
 rm -f "$run/disk.img"
 truncate -s 16M "$run/disk.img"
 
-mem=512M smp=2,sockets=2,cores=1,threads=1 node1_cpus=1 disk_props="" iommu_dev=()
+mem=512M smp=2,sockets=2,cores=1,threads=1 disk_props="" iommu_dev=() numa_extra=()
 if [ "$hotplug" = 1 ]; then
-	mem=512M,slots=2,maxmem=1G smp=2,sockets=3,cores=1,threads=1,maxcpus=3 node1_cpus=1-2
+	# the empty socket's CPU on a node of its own, without memory
+	mem=512M,slots=2,maxmem=1G smp=2,sockets=3,cores=1,threads=1,maxcpus=3
+	numa_extra=(-numa node,nodeid=2,cpus=2)
 	append="$append mktme_hotplug=host mktme.user_keys=1"
 fi
 if [ "$iommu" = 1 ]; then
@@ -80,7 +83,8 @@ args=(-L "$top/build/qemu/pc-bios" -L /usr/share/seabios -L /usr/lib/ipxe/qemu
 	-object memory-backend-ram,id=m0,size=256M
 	-object memory-backend-ram,id=m1,size=256M
 	-numa node,nodeid=0,cpus=0,memdev=m0
-	-numa "node,nodeid=1,cpus=$node1_cpus,memdev=m1"
+	-numa node,nodeid=1,cpus=1,memdev=m1
+	"${numa_extra[@]}"
 	"${iommu_dev[@]}"
 	-drive "file=$run/disk.img,if=none,id=disk0,format=raw,cache=unsafe"
 	-device "virtio-blk-pci,drive=disk0$disk_props"

@@ -213,8 +213,9 @@ u32 mktme_algorithms(void)
 
 /*
  * Return: a free KeyID, -ENOSPC when all are taken, -ENODEV without MKTME,
- * -EBUSY when a package has no online CPU to program it.  Once a KeyID is
- * in use, the last online CPU of a package stays online (pconfig.c).
+ * -EBUSY when a package that owns memory has no online CPU to program it.
+ * Once a KeyID is in use, the last online CPU of a package stays online
+ * (pconfig.c).
  */
 int mktme_keyid_alloc(void)
 {

@@ -6,10 +6,11 @@
  * the package it runs on, so a KeyID is programmed by running PCONFIG on
  * one CPU of every package, with CPU hotplug held off.  A package with no
  * online CPU could be neither programmed nor erased: programming fails
- * then, and while KeyIDs are in use the last online CPU of a package
- * cannot go offline.  When the first CPU of a package comes online (a
- * hot-added package, or one whose CPUs were all offline), it programs
- * every KeyID as the other packages have it before it runs user code.
+ * while a package that owns memory has none, and while KeyIDs are in use
+ * the last online CPU of a package cannot go offline.  When the first
+ * CPU of a package comes online (a hot-added package, or one whose CPUs
+ * were all offline), it programs every KeyID as the other packages have
+ * it before it runs user code.
  */
 #define pr_fmt(fmt) "x86/mktme: " fmt
 
@@ -50,8 +51,6 @@ struct mktme_keyid_state {
 };
 
 static struct mktme_keyid_state *mktme_state;
-/* Packages that have had an online CPU, their key table programmed */
-static unsigned long *mktme_packages_seen;
 static DEFINE_MUTEX(mktme_state_lock);
 bool mktme_keep_user_keys;
 
@@ -94,13 +93,24 @@ void mktme_set_keep_user_keys(bool keep)
 	mutex_unlock(&mktme_state_lock);
 }
 
+/*
+ * A CPU's package, also for a CPU that never ran: its cpuinfo has no
+ * package yet, but its APIC ID, known from enumeration, tells it.
+ */
+static unsigned int mktme_cpu_package(unsigned int cpu)
+{
+	int pkg = topology_get_logical_id(cpu_physical_id(cpu), TOPO_PKG_DOMAIN);
+
+	return pkg < 0 ? topology_logical_package_id(cpu) : pkg;
+}
+
 /* Whether package @pkg has an online CPU other than @except */
 static bool mktme_package_has_online_cpu(unsigned int pkg, unsigned int except)
 {
 	unsigned int cpu;
 
 	for_each_online_cpu(cpu)
-		if (cpu != except && topology_logical_package_id(cpu) == pkg)
+		if (cpu != except && mktme_cpu_package(cpu) == pkg)
 			return true;
 	return false;
 }
@@ -182,25 +192,28 @@ static int pconfig_package(unsigned int cpu, struct pconfig_call *call)
 }
 
 /*
- * 0 if every package that has had an online CPU has one online; -EBUSY
- * if not.  A package hot-added and not yet online is programmed by its
- * first CPU to come online.  Hotplug held.
+ * 0 if every package that owns memory has an online CPU to program its
+ * key table with; -EBUSY if not (booted with maxcpus=, or its CPUs taken
+ * offline while no KeyID was in use).  A package without memory, such as
+ * a hot-added one, is programmed by its first CPU to come online.
+ * Hotplug held.
  */
 int mktme_packages_online(void)
 {
 	unsigned int cpu, pkg;
+	int nid;
 
 	for_each_present_cpu(cpu) {
 		if (cpu_online(cpu))
 			continue;
-		pkg = topology_logical_package_id(cpu);
-		if (mktme_packages_seen && !test_bit(pkg, mktme_packages_seen))
+		pkg = mktme_cpu_package(cpu);
+		nid = cpu_to_node(cpu);
+		if (nid == NUMA_NO_NODE || !node_state(nid, N_MEMORY) ||
+		    mktme_package_has_online_cpu(pkg, nr_cpu_ids))
 			continue;
-		if (!mktme_package_has_online_cpu(pkg, nr_cpu_ids)) {
-			pr_warn_ratelimited("package %u has no online CPU: KeyIDs cannot be programmed\n",
-					    pkg);
-			return -EBUSY;
-		}
+		pr_warn_ratelimited("package %u owns the memory of node %d but has no online CPU: KeyIDs cannot be programmed\n",
+				    pkg, nid);
+		return -EBUSY;
 	}
 	return 0;
 }
@@ -217,7 +230,8 @@ int mktme_packages_online(void)
  *
  * Context: may sleep; takes the CPU hotplug lock.
  * Return: 0, or -EBUSY / -EAGAIN when a package stayed busy or short of
- * entropy, -EBUSY when a package has no online CPU, -EIO on another
+ * entropy, -EBUSY when a package that owns memory has no online CPU
+ * (for a command other than MKTME_KEYID_CLEAR_KEY), -EIO on another
  * hardware error, -EINVAL for bad arguments.
  * After a failure some packages may hold the new key and others not: the
  * caller must not use the KeyID until it is programmed successfully.
@@ -245,13 +259,18 @@ int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
 	mktme_fill_program(call.kp, keyid, cmd, alg, key, tweak, key_len);
 
 	cpus_read_lock();
-	ret = mktme_packages_online();
+	/*
+	 * Clearing needs no package without an online CPU: its first CPU
+	 * clears what is recorded cleared before it runs user code.
+	 */
+	if (cmd != MKTME_KEYID_CLEAR_KEY)
+		ret = mktme_packages_online();
 	if (!ret)
 		mktme_record_keyid(keyid, cmd, alg, key, tweak, key_len);
 	for_each_online_cpu(cpu) {
 		if (ret)
 			break;
-		if (__test_and_set_bit(topology_logical_package_id(cpu), done))
+		if (__test_and_set_bit(mktme_cpu_package(cpu), done))
 			continue;
 		ret = pconfig_package(cpu, &call);
 	}
@@ -270,7 +289,7 @@ out:
  */
 static int mktme_cpu_down_prep(unsigned int cpu)
 {
-	unsigned int pkg = topology_logical_package_id(cpu);
+	unsigned int pkg = mktme_cpu_package(cpu);
 
 	if ((!mktme_keyids_in_use() && !mktme_keyids_draining()) ||
 	    mktme_package_has_online_cpu(pkg, cpu))
@@ -290,7 +309,7 @@ static int mktme_cpu_down_prep(unsigned int cpu)
  */
 static int mktme_cpu_online(unsigned int cpu)
 {
-	unsigned int pkg = topology_logical_package_id(cpu);
+	unsigned int pkg = mktme_cpu_package(cpu);
 	struct pconfig_call call = { };
 	struct mktme_keyid_state *st;
 	unsigned int keyid, done;
@@ -332,7 +351,6 @@ static int mktme_cpu_online(unsigned int cpu)
 		}
 		goto out;
 	}
-	set_bit(pkg, mktme_packages_seen);
 	pr_info("package %u: %u KeyIDs programmed as on the other packages\n",
 		pkg, mktme_nr_keyids);
 out:
@@ -345,19 +363,12 @@ out:
 int __init mktme_hotplug_init(void)
 {
 	u32 alg = BIT(__ffs(mktme_geo.algs));
-	unsigned int keyid, cpu;
+	unsigned int keyid;
 	int ret;
 
 	mktme_state = kcalloc(mktme_nr_keyids + 1, sizeof(*mktme_state), GFP_KERNEL);
-	mktme_packages_seen = bitmap_zalloc(topology_max_packages(), GFP_KERNEL);
-	if (!mktme_state || !mktme_packages_seen) {
-		ret = -ENOMEM;
-		goto fail;
-	}
-	cpus_read_lock();
-	for_each_online_cpu(cpu)
-		set_bit(topology_logical_package_id(cpu), mktme_packages_seen);
-	cpus_read_unlock();
+	if (!mktme_state)
+		return -ENOMEM;
 	for (keyid = 1; keyid <= mktme_nr_keyids; keyid++) {
 		mktme_state[keyid].cmd = MKTME_KEYID_CLEAR_KEY;
 		mktme_state[keyid].alg = alg;
@@ -366,10 +377,7 @@ int __init mktme_hotplug_init(void)
 					mktme_cpu_online, mktme_cpu_down_prep);
 	if (ret >= 0)
 		return 0;
-fail:
 	kfree(mktme_state);
 	mktme_state = NULL;
-	bitmap_free(mktme_packages_seen);
-	mktme_packages_seen = NULL;
 	return ret;
 }

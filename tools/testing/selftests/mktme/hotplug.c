@@ -8,7 +8,8 @@
  * request "N WHAT" at 14 MiB, the answer "N: ANSWER" at 15 MiB.
  *
  *	add-memory	a 128 MiB DIMM on node 1 (device_add pc-dimm)
- *	add-cpu		a CPU in the empty socket, package 2 (device_add)
+ *	add-cpu		a CPU in the empty socket, package 2, on node 2,
+ *			which has no memory (device_add)
  *	keys N K...	the model's key table of package 2: how each KeyID
  *			is programmed, "K=state" for each K asked, then
  *			"programmed=P of N" for KeyIDs 1..N
@@ -17,6 +18,9 @@
  * package gets every KeyID programmed before its CPU runs user code: a
  * CPU key gets a fresh random key, a user key the material the kernel
  * kept (/sys/kernel/mm/mktme/keep_user_keys), or the CPU stays offline.
+ *
+ * package_with_memory_waits_for_its_cpu needs no host: it runs in a guest
+ * booted with maxcpus=1.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -26,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
@@ -213,6 +218,55 @@ static int check_on_cpu(int cpu, char *p, const char *want, size_t len)
 	if (pthread_create(&t, NULL, on_cpu_fn, &w) || pthread_join(t, NULL))
 		return -1;
 	return w.ret;
+}
+
+/* The NUMA node of the page at @p, from move_pages(2); -1 if unknown */
+static int node_of(void *p)
+{
+	int status = -1;
+
+	if (syscall(SYS_move_pages, 0, 1UL, &p, NULL, &status, 0))
+		return -1;
+	return status;
+}
+
+/*
+ * Booted with maxcpus=1, package 1 owns node 1's memory and has no online
+ * CPU: no key can be programmed there, so none is added, and the kernel
+ * says why.  Its CPU's first online programs its key table; from then on
+ * keys work, for memory on node 1 too.
+ */
+TEST(package_with_memory_waits_for_its_cpu)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *want, *p;
+	int key;
+
+	if (!mktme_available())
+		SKIP(return, "MKTME is not enabled (needs TME-MK or the QEMU model)");
+	if (read_long_file("/sys/devices/system/cpu/cpu1/online") != 0)
+		SKIP(return, "CPU 1 is online (boot with maxcpus=1 to leave package 1 without one)");
+	EXPECT_EQ(-1, add_mktme_key("maxcpus-early", "type=cpu"));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(1, kmsg_has("owns the memory of node 1", "has no online CPU"));
+
+	ASSERT_EQ(0, set_online("/sys/devices/system/cpu/cpu1", 1));
+	EXPECT_EQ(1, kmsg_has("package 1:", "KeyIDs programmed"));
+	key = add_mktme_key("maxcpus-late", "type=cpu");
+	ASSERT_LT(0, key);
+	want = calloc(1, page);
+	p = map_encrypted(page, key);
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(MAP_FAILED, p);
+	/* CPU 1 reads the zero page, then its write fault allocates on node 1 */
+	EXPECT_EQ(0, check_on_cpu(1, p, want, page));
+	memset(want, 0x5a, page);
+	EXPECT_EQ(0, memcmp(p, want, page));
+	EXPECT_EQ(1, node_of(p));
+	EXPECT_EQ(1, dram_is_ciphertext(p, page));
+	munmap(p, page);
+	free(want);
+	EXPECT_EQ(0, keyctl(KEYCTL_REVOKE, key, 0, 0, 0));
 }
 
 FIXTURE(hotplug) {
