@@ -50,17 +50,38 @@ for t in $mm_tests; do
 done
 for t in $mm_tests; do echo "mm-keyed/$t" >>"$root/tests/list"; done
 
-# The admin tool and its in-guest test
-echo "build-initramfs: building mktmectl"
-# (static libcrypto warns about getaddrinfo and dlopen, which mktmectl never calls)
-make -s -C "$top/tools/mktmectl" O="$out/mktmectl" KHDR_INCLUDES="-isystem $obj/usr/include" \
-	CC="ccache gcc" >"$out/mktmectl.log" 2>&1 ||
-	{ cat "$out/mktmectl.log" >&2; echo "build-initramfs: mktmectl did not build" >&2; exit 1; }
+# The admin tool, static, and its in-guest test
+echo "build-initramfs: building libmktme and mktmectl"
+for t in libmktme mktmectl; do
+	make -s -C "$top/tools/$t" O="$out/$t" LIBMKTME_O="$out/libmktme" STATIC=1 \
+		KHDR_INCLUDES="-isystem $obj/usr/include" CC="ccache gcc" >"$out/$t.log" 2>&1 ||
+		{ cat "$out/$t.log" >&2; echo "build-initramfs: $t did not build" >&2; exit 1; }
+done
 cp "$out/mktmectl/mktmectl" "$root/bin/"
 mkdir -p "$root/tests/mktmectl"
 cp "$top/tools/mktmectl/tests/guest.sh" "$root/tests/mktmectl/guest.sh"
 chmod +x "$root/tests/mktmectl/guest.sh"
 echo "mktmectl/guest.sh" >>"$root/tests/list"
+
+# copy_dynamic FILE...: programs and modules linked dynamically, with the
+# libraries ldd finds for them, at their paths on this machine
+copy_libs() {
+	local l
+	for l in $(ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+		mkdir -p "$root$(dirname "$l")"
+		cp -L "$l" "$root$l"
+	done
+}
+copy_dynamic() {
+	local f
+	for f in "$@"; do
+		mkdir -p "$root$(dirname "$f")"
+		cp -L "$f" "$root$f"
+		copy_libs "$f"
+	done
+}
+# Debian's keyctl, for mktmectl/guest.sh's session keyrings
+copy_dynamic /usr/bin/keyctl
 
 # make demo's guest side
 echo "build-initramfs: building the demo"

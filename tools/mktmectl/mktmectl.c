@@ -28,8 +28,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <keyutils.h>
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
+#include <mktme.h>
 
 #if __has_include(<linux/mktme.h>)
 #include <linux/mktme.h>
@@ -984,71 +983,15 @@ static const char add_help[] =
 "\n"
 "Create an mktme key named NAME and print its serial.  --type cpu (the\n"
 "default): the CPU generates the key; no-encrypt: a KeyID that does not\n"
-"encrypt; user: mktmectl generates the key and tweak with OpenSSL's RNG\n"
-"(needs the boot option mktme.user_keys=1; the material is never shown).\n"
-"The key is linked into the user keyring (@u) unless --keyring says else.\n"
+"encrypt; user: the key and tweak come from getrandom(2) (needs the boot\n"
+"option mktme.user_keys=1; the material is never shown).  The key is\n"
+"linked into the user keyring (@u) unless --keyring says else.  Its owner\n"
+"and group 0 may view, search and revoke it, so that root finds it\n"
+"without possessing it.\n"
 "--owner USER (a name or a uid; needs CAP_SYS_ADMIN) gives the key to USER,\n"
 "as a login hook does: 'purge --user USER' then finds it, while the key\n"
 "stays in your keyring for 'bind' and 'exec'.\n"
 "NAME: 1 to 255 printable characters, no blank, no ':', not all digits.\n";
-
-/* Hex of @len random bytes into @out (2 * len + 1 bytes) */
-static int random_hex(char *out, size_t len)
-{
-	unsigned char raw[32];
-	static const char digits[] = "0123456789abcdef";
-
-	if (len > sizeof(raw) || RAND_bytes(raw, len) != 1)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[raw[i] >> 4];
-		out[2 * i + 1] = digits[raw[i] & 15];
-	}
-	out[2 * len] = '\0';
-	OPENSSL_cleanse(raw, sizeof(raw));
-	return 0;
-}
-
-/*
- * The payload for type=user holds the key in hex: it lives in one locked
- * buffer (never swapped, never copied elsewhere) that is wiped before return.
- */
-static int add_user_key(const char *name, const char *alg, key_serial_t ring,
-			key_serial_t *serial)
-{
-	size_t len = strcmp(alg, "aes-xts-256") ? 16 : 32;
-	char *payload, *key, *tweak;
-	int ret = -EIO, n;
-
-	payload = mmap(NULL, MKTME_MAX_PAYLOAD, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (payload == MAP_FAILED)
-		return -errno;
-	mlock(payload, MKTME_MAX_PAYLOAD);	/* best effort */
-	madvise(payload, MKTME_MAX_PAYLOAD, MADV_DONTDUMP);
-
-	n = snprintf(payload, MKTME_MAX_PAYLOAD, "type=user algorithm=%s key=", alg);
-	key = payload + n;
-	if (random_hex(key, len))
-		goto out;
-	n += 2 * len;
-	n += snprintf(payload + n, MKTME_MAX_PAYLOAD - n, " tweak=");
-	tweak = payload + n;
-	/* The kernel refuses equal data and tweak keys */
-	do {
-		if (random_hex(tweak, len))
-			goto out;
-	} while (!memcmp(key, tweak, 2 * len));
-	n += 2 * len;
-
-	*serial = add_key(MKTME_KEY_TYPE, name, payload, n, ring);
-	ret = *serial < 0 ? -errno : 0;
-out:
-	OPENSSL_cleanse(payload, MKTME_MAX_PAYLOAD);
-	munlock(payload, MKTME_MAX_PAYLOAD);
-	munmap(payload, MKTME_MAX_PAYLOAD);
-	return ret;
-}
 
 static const char *valid_name(const char *s)
 {
@@ -1088,7 +1031,6 @@ static int cmd_add(int argc, char **argv)
 	key_serial_t ring, serial = -1;
 	int nkeys = 0, opt, ret, e, keyid = -1;
 	unsigned int owner_uid = 0;
-	char payload[128];
 	long v;
 
 	while ((opt = getopt_long(argc, argv, ":ht:a:k:o:", opts, NULL)) != -1) {
@@ -1139,15 +1081,15 @@ static int cmd_add(int argc, char **argv)
 
 	/*
 	 * The kernel refuses add_key() of a description the keyring holds
-	 * (EEXIST), which closes any race; looking first names the key that
-	 * has the name, in any of our keyrings.
+	 * (EEXIST), which closes any race there; looking first also refuses
+	 * a name a live key has in any other keyring, which would make the
+	 * name ambiguous, and names that key.
 	 */
 	ret = load_keys(&keys, &nkeys);
 	if (ret)
 		return fail(MX_ERROR, "cannot read /proc/keys: %s", strerror(-ret));
 	for (int i = 0; i < nkeys; i++)
-		if (!keys[i].revoked && !strcmp(keys[i].name, name) &&
-		    keys[i].uid == geteuid()) {
+		if (!keys[i].revoked && !strcmp(keys[i].name, name)) {
 			ret = fail(MX_ERROR, "cannot create key '%s': %s: serial %d has that name — choose another name or revoke it first",
 				   name, strerror(EEXIST), keys[i].serial);
 			free(keys);
@@ -1170,14 +1112,11 @@ static int cmd_add(int argc, char **argv)
 		}
 	}
 
-	if (!strcmp(type, "user")) {
-		ret = add_user_key(name, alg, ring, &serial);
-		e = -ret;
-	} else {
-		snprintf(payload, sizeof(payload), "type=%s algorithm=%s", type, alg);
-		serial = add_key(MKTME_KEY_TYPE, name, payload, strlen(payload), ring);
-		e = serial < 0 ? errno : 0;
-	}
+	serial = mktme_key_add(name, !strcmp(type, "cpu") ? MKTME_TYPE_CPU :
+			       !strcmp(type, "user") ? MKTME_TYPE_USER : MKTME_TYPE_NO_ENCRYPT,
+			       !strcmp(alg, "aes-xts-256") ? MKTME_AES_XTS_256 : MKTME_AES_XTS_128,
+			       ring);
+	e = serial < 0 ? errno : 0;
 	if (e) {
 		const char *h = hint(e);
 
@@ -1193,7 +1132,7 @@ static int cmd_add(int argc, char **argv)
 	 * is the user 'purge --user' and /proc/keys name.  A key that could
 	 * not be given away must not be left behind.
 	 */
-	if (owner && keyctl_chown(serial, owner_uid, (gid_t)-1) < 0) {
+	if (owner && mktme_key_set_owner(serial, owner_uid) < 0) {
 		e = errno;
 		keyctl_invalidate(serial);
 		return fail(errno_exit(e), "created key '%s' but cannot give it to '%s': %s%s — the key was removed",

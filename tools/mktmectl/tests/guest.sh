@@ -47,7 +47,7 @@ if [ ! -d /sys/kernel/mm/mktme ]; then
 	check "status explains why" sh -c "echo '$out' | grep -q 'FAIL kernel'"
 	exit $((failed > 0))
 fi
-echo "1..31"
+echo "1..38"
 
 # status
 out=$(mktmectl status 2>&1); rc=$?
@@ -183,6 +183,28 @@ out=$(mktmectl purge --user nobody --yes </dev/null 2>&1); rc=$?
 echo "$out" | diag
 found=$(echo "$out" | grep -c "revoked key 'gowned'")
 check "purge --user nobody revokes it (exit $rc)" [ "$rc$found" = 01 ]
+
+# A key root does not possess: added in a session keyring of its own (as
+# under pam_keyinit or a unit with a private keyring), given to nobody.
+# Its permissions let root see and revoke it all the same.
+rm -f /tmp/gheld.serial
+keyctl session - sh -c 'mktmectl add gheld --keyring session --owner nobody >/tmp/gheld.serial
+	exec sleep 100' >/dev/null 2>&1 &
+hold=$!
+i=0
+while [ ! -s /tmp/gheld.serial ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+held=$(cat /tmp/gheld.serial 2>/dev/null)
+check "a holder in a session keyring of its own added gheld (${held:-none})" [ -n "$held" ]
+owner=$(mktmectl list | awk -v s="${held:-x}" '$1 == s && $7 == "live" { print $6 }')
+check "list shows gheld, owned by nobody, without possessing it" [ "$owner" = nobody ]
+out=$(mktmectl purge --user nobody --yes </dev/null 2>&1); rc=$?
+echo "$out" | diag
+found=$(echo "$out" | grep -c "revoked key 'gheld'")
+check "purge --user nobody revokes it (exit $rc)" [ "$rc$found" = 01 ]
+state=$(mktmectl list | awk -v s="${held:-x}" '$1 == s { print $7 }')
+check "gheld is revoked (${state:-not listed})" [ "$state" = revoked ]
+kill "$hold" 2>/dev/null
+wait "$hold" 2>/dev/null
 
 # purge every key of root
 out=$(mktmectl purge --user root --yes </dev/null 2>&1); rc=$?
