@@ -331,10 +331,15 @@ static void mktme_describe(const struct key *key, struct seq_file *m)
 	const struct mktme_payload *p = key->payload.data[0];
 
 	seq_puts(m, key->description);
-	if (key_is_positive(key) && p)
-		seq_printf(m, ": keyid=%d type=%s algorithm=%s", p->keyid,
-			   kind_names[p->kind],
-			   p->alg == MKTME_ALG_AES_XTS_256 ? "aes-xts-256" : "aes-xts-128");
+	if (!key_is_positive(key) || !p)
+		return;
+	seq_printf(m, ": keyid=%d type=%s algorithm=%s", p->keyid,
+		   kind_names[p->kind],
+		   p->alg == MKTME_ALG_AES_XTS_256 ? "aes-xts-256" : "aes-xts-128");
+	/* What the key encrypts now: an erased key's KeyID is another's */
+	if (!READ_ONCE(p->erased))
+		seq_printf(m, " pages=%ld users=%d", mktme_keyid_nr_pages(p->keyid),
+			   mktme_keyid_nr_users(p->keyid));
 }
 
 /*
@@ -351,9 +356,10 @@ static void mktme_revoke(struct key *key)
 	if (!p || p->erased)
 		return;
 	WRITE_ONCE(keyid_serials[p->keyid], 0);
+	/* Before the KeyID can go back to the pool: /proc/keys reads it */
+	WRITE_ONCE(p->erased, true);
 	/* A KeyID that could not be erased is quarantined, and said so */
 	mktme_revoke_keyid(p->keyid, p->alg);
-	p->erased = true;
 }
 
 /* destroy() may not sleep, and erasing does: erase from a work item. */

@@ -69,6 +69,8 @@ int mktme_keyid_alloc(void);
 void mktme_keyid_free(int keyid);
 void mktme_keyid_set_owner(unsigned int keyid, struct key *key);
 void mktme_keyid_quarantine(unsigned int keyid);
+long mktme_keyid_nr_pages(unsigned int keyid);
+int mktme_keyid_nr_users(unsigned int keyid);
 int mktme_program_keyid(u16 keyid, enum mktme_command cmd, u32 alg,
 			const u8 *key, const u8 *tweak, unsigned int key_len);
 

@@ -268,6 +268,18 @@ struct key *mktme_keyid_owner(unsigned int keyid)
 	return READ_ONCE(mktme_keyid_owners[keyid]);
 }
 
+/* For the key's /proc/keys line: pages allocated under the KeyID */
+long mktme_keyid_nr_pages(unsigned int keyid)
+{
+	return atomic_long_read(&mktme_keyid_pages[keyid]);
+}
+
+/* ... and the processes (mms) that use it */
+int mktme_keyid_nr_users(unsigned int keyid)
+{
+	return atomic_read(&mktme_keyid_users[keyid]);
+}
+
 /*
  * An erased KeyID goes back to the pool once nothing can reach it: no mm
  * uses it (users.c) and no page holds data under it.
