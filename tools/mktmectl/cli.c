@@ -6,7 +6,6 @@ const char *verb = "";		/* for messages: "mktmectl VERB: " */
 bool json;
 bool json_done;			/* the verb printed its own JSON */
 const char *root = "";		/* MKTMECTL_ROOT: the test build only */
-long page_kb = 4;
 
 bool all_digits(const char *s)
 {
@@ -116,7 +115,6 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	long ps = sysconf(_SC_PAGESIZE);
 	int i;
 
 #ifdef MKTMECTL_TEST
@@ -124,8 +122,6 @@ int main(int argc, char **argv)
 	if (getenv("MKTMECTL_ROOT"))
 		root = getenv("MKTMECTL_ROOT");
 #endif
-	if (ps >= 1024)
-		page_kb = ps / 1024;
 	opterr = 0;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {

@@ -9,6 +9,8 @@ static void parse_key_desc(struct mkey *k, char *desc)
 	char *p = strstr(desc, ": keyid="), *w, *save;
 
 	k->keyid = -1;
+	k->pages = -1;
+	k->nusers = -1;
 	if (!p) {
 		snprintf(k->name, sizeof(k->name), "%s", desc);
 		return;
@@ -22,10 +24,14 @@ static void parse_key_desc(struct mkey *k, char *desc)
 			snprintf(k->type, sizeof(k->type), "%s", w + 5);
 		else if (!strncmp(w, "algorithm=", 10))
 			snprintf(k->alg, sizeof(k->alg), "%s", w + 10);
+		else if (!strncmp(w, "pages=", 6))
+			k->pages = strtol(w + 6, NULL, 10);
+		else if (!strncmp(w, "users=", 6))
+			k->nusers = atoi(w + 6);
 	}
 }
 
-static int load_keys(struct mkey **keys, int *nkeys)
+int load_keys(struct mkey **keys, int *nkeys)
 {
 	char path[PATH_MAX], line[1024], flags[16], type[32];
 	struct mkey *k = NULL, *t;
@@ -302,7 +308,8 @@ static const char revoke_help[] =
 "Revoke KEY (a serial or the name of a live key): secure erase.  Every\n"
 "mapping of memory encrypted with it is torn down in every process (a later\n"
 "access gets SIGBUS) and its KeyID gets a fresh random key.  Reports the\n"
-"processes that were bound to it and the pages erased.\n"
+"processes that were bound to it, and how many processes used it and how\n"
+"many pages were under it.\n"
 "On a terminal it asks you to type the key name; otherwise --yes is needed.\n";
 
 static const char purge_help[] =
@@ -328,28 +335,29 @@ static bool confirm(const char *prompt, const char *expect)
 	return !strcmp(line, expect);
 }
 
+/* What revoking @k erased, by the kernel's counts from before */
 static void print_victims(const struct mkey *k, struct mproc *ps, int np)
 {
 	int n = 0;
 
 	for (int j = 0; j < np; j++) {
-		bool b = proc_bound(&ps[j], k);
-		long kb = proc_kb(&ps[j], k);
-
-		if (!b && !kb)
+		if (!proc_bound(&ps[j], k))
 			continue;
 		if (json) {
 			printf("%s{\"pid\":%d,\"comm\":", n ? "," : "", ps[j].pid);
 			json_str(ps[j].comm);
-			printf(",\"bound\":%s,\"pages\":%ld}", b ? "true" : "false", pages(kb));
+			printf("}");
 		} else {
-			printf("  pid %d (%s): %s%ld pages erased\n", ps[j].pid, ps[j].comm,
-			       b ? "bound to it, " : "", pages(kb));
+			printf("  pid %d (%s): bound to it\n", ps[j].pid, ps[j].comm);
 		}
 		n++;
 	}
-	if (!n && !json)
-		printf("  no process was bound to it or had memory under it\n");
+	if (json)
+		return;
+	if (k->nusers >= 0)
+		printf("  %d processes used it, %ld pages under it\n", k->nusers, k->pages);
+	else if (!n)
+		printf("  no process was bound to it\n");
 }
 
 /* Revoke @sel[0..n); report; exit code */
@@ -391,7 +399,11 @@ static int revoke_keys(const char *cmd, struct mkey **sel, int n,
 				json_str(strerror(err[i]));
 			else
 				printf("null");
-			printf(",\"processes\":[");
+			printf(",\"pages\":");
+			json_long(sel[i]->pages);
+			printf(",\"users\":");
+			json_long(sel[i]->nusers);
+			printf(",\"bound\":[");
 			print_victims(sel[i], ps, np);
 			printf("]}");
 		}
@@ -463,7 +475,7 @@ int cmd_revoke(int argc, char **argv)
 	if (!yes) {
 		snprintf(prompt, sizeof(prompt),
 			 "Revoking key '%s' (serial %d, KeyID %d) erases its memory: %d processes bound, %ld pages.\nType the key name to confirm: ",
-			 sel->name, sel->serial, sel->keyid, sel->nbound, pages(sel->kb));
+			 sel->name, sel->serial, sel->keyid, sel->nbound, sel->pages < 0 ? 0 : sel->pages);
 		if (!confirm(prompt, sel->name)) {
 			code = fail(MX_USAGE, "not confirmed: nothing revoked");
 			goto out;

@@ -22,6 +22,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -79,13 +80,9 @@ struct mkey {
 	char alg[16];
 	unsigned int uid;
 	bool revoked;
-	long kb;		/* Rss of VMAs under its KeyID, all processes */
+	long pages;		/* allocated under its KeyID (/proc/keys); -1 unknown */
+	int nusers;		/* processes that use it (/proc/keys); -1 unknown */
 	int nbound;		/* processes whose default key it is */
-};
-
-struct kbent {
-	int keyid;
-	long kb;
 };
 
 struct mproc {
@@ -93,21 +90,19 @@ struct mproc {
 	char comm[32];
 	int keyid;		/* default key's KeyID, 0 none */
 	bool revoked;
-	struct kbent *mem;	/* Rss per KeyID other than 0 */
-	int nmem;
 };
 
 extern const char *verb;	/* for messages: "mktmectl VERB: " */
 extern bool json;
 extern bool json_done;		/* the verb printed its own JSON */
 extern const char *root;	/* MKTMECTL_ROOT: the test build only */
-extern long page_kb;
 
 /* Options shared by the verbs */
 enum { OPT_HELP = 'h', OPT_JSON = 0x100, OPT_YES, OPT_NOREKEY };
 
 /* output.c */
 void json_str(const char *s);
+void json_long(long v);
 int fail(int code, const char *fmt, ...);
 int usage_err(const char *fmt, ...);
 int errno_exit(int e);
@@ -132,14 +127,16 @@ int cmd_revoke(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
 
 /* procs.c */
+int set_key(int serial, pid_t pid, unsigned long flags);
 int load_procs(struct mproc **procs, int *nprocs);
 void free_procs(struct mproc *ps, int n);
 bool proc_bound(const struct mproc *p, const struct mkey *k);
-long proc_kb(const struct mproc *p, const struct mkey *k);
 void account(struct mkey *keys, int nkeys, struct mproc *ps, int np);
-long pages(long kb);
 int cmd_bind(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+
+/* oci.c */
+int cmd_oci_hook(int argc, char **argv);
 
 /* status.c */
 int cmd_status(int argc, char **argv);

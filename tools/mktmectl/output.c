@@ -22,6 +22,15 @@ void json_str(const char *s)
 	putchar('"');
 }
 
+/* A count, or null when the kernel does not say */
+void json_long(long v)
+{
+	if (v < 0)
+		printf("null");
+	else
+		printf("%ld", v);
+}
+
 static void vmsg(const char *fmt, va_list ap, char *buf, size_t size)
 {
 	vsnprintf(buf, size, fmt, ap);

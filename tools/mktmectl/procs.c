@@ -2,33 +2,10 @@
 /* mktmectl: processes: /proc/<pid>, bind and exec */
 #include "mktmectl.h"
 
-static void proc_add_kb(struct mproc *p, int keyid, long kb)
-{
-	struct kbent *t;
-	int i;
-
-	if (keyid <= 0)
-		return;
-	for (i = 0; i < p->nmem; i++)
-		if (p->mem[i].keyid == keyid) {
-			p->mem[i].kb += kb;
-			return;
-		}
-	t = realloc(p->mem, (p->nmem + 1) * sizeof(*t));
-	if (!t)
-		return;
-	p->mem = t;
-	p->mem[p->nmem].keyid = keyid;
-	p->mem[p->nmem++].kb = kb;
-}
-
-/* One process's default KeyID, name and memory per KeyID; false if gone */
+/* One process's default KeyID and name; false if gone */
 static bool load_proc(struct mproc *p)
 {
-	unsigned long start, end;
 	char path[PATH_MAX], line[512];
-	int keyid = 0;
-	long kb = 0;
 	FILE *f;
 
 	f = fopen(rpath(path, sizeof(path), "/proc/%d/status", p->pid), "r");
@@ -42,28 +19,14 @@ static bool load_proc(struct mproc *p)
 		}
 	}
 	fclose(f);
-
-	/* Kernel threads and other users' processes may deny smaps: no pages */
-	f = fopen(rpath(path, sizeof(path), "/proc/%d/smaps", p->pid), "r");
-	if (!f)
-		return true;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			proc_add_kb(p, keyid, kb);
-			keyid = 0;
-			kb = 0;
-		} else if (!strncmp(line, "Rss:", 4)) {
-			kb = strtol(line + 4, NULL, 10);
-		} else if (!strncmp(line, "KeyID:", 6)) {
-			keyid = atoi(line + 6);
-		}
-	}
-	proc_add_kb(p, keyid, kb);
-	fclose(f);
 	return true;
 }
 
-/* Processes with a default key or memory under a KeyID; sorted by pid */
+/*
+ * Processes with a default key, sorted by pid: from /proc/<pid>/status,
+ * never smaps (a page-table walk under each mmap lock); the kernel counts
+ * the pages and processes of each key in /proc/keys.
+ */
 int load_procs(struct mproc **procs, int *nprocs)
 {
 	struct mproc *ps = NULL, *t, p;
@@ -81,15 +44,11 @@ int load_procs(struct mproc **procs, int *nprocs)
 			continue;
 		memset(&p, 0, sizeof(p));
 		p.pid = pid;
-		if (!load_proc(&p) || (p.keyid <= 0 && !p.nmem)) {
-			free(p.mem);
+		if (!load_proc(&p) || p.keyid <= 0)
 			continue;
-		}
 		t = realloc(ps, (n + 1) * sizeof(*ps));
-		if (!t) {
-			free(p.mem);
+		if (!t)
 			break;
-		}
 		ps = t;
 		ps[n++] = p;
 	}
@@ -108,8 +67,7 @@ int load_procs(struct mproc **procs, int *nprocs)
 
 void free_procs(struct mproc *ps, int n)
 {
-	for (int i = 0; i < n; i++)
-		free(ps[i].mem);
+	(void)n;
 	free(ps);
 }
 
@@ -118,30 +76,12 @@ bool proc_bound(const struct mproc *p, const struct mkey *k)
 	return k->keyid > 0 && p->keyid == k->keyid && p->revoked == k->revoked;
 }
 
-long proc_kb(const struct mproc *p, const struct mkey *k)
-{
-	long kb = 0;
-
-	if (k->keyid <= 0 || k->revoked)
-		return 0;
-	for (int i = 0; i < p->nmem; i++)
-		if (p->mem[i].keyid == k->keyid)
-			kb += p->mem[i].kb;
-	return kb;
-}
-
 void account(struct mkey *keys, int nkeys, struct mproc *ps, int np)
 {
 	for (int i = 0; i < nkeys; i++)
 		for (int j = 0; j < np; j++) {
 			keys[i].nbound += proc_bound(&ps[j], &keys[i]);
-			keys[i].kb += proc_kb(&ps[j], &keys[i]);
 		}
-}
-
-long pages(long kb)
-{
-	return kb / page_kb;
 }
 
 /* ---- bind ---- */
@@ -151,55 +91,73 @@ static const char bind_help[] =
 "       mktmectl bind KEY --cgroup PATH [--no-rekey] [--json]\n"
 "\n"
 "Make KEY (a serial or a key name) the default key of process PID, or of\n"
-"every process in the cgroup PATH (a directory with cgroup.procs, absolute\n"
+"every process in the cgroup v2 PATH and the cgroups below it (absolute,\n"
 "or below /sys/fs/cgroup): their new private anonymous memory is encrypted\n"
 "with it, and their children inherit it.  Existing private anonymous\n"
-"memory is re-keyed in place unless --no-rekey.  Processes that start in\n"
-"the cgroup later are not bound unless their parent was.\n";
+"memory is re-keyed in place unless --no-rekey.  The cgroup is frozen\n"
+"while it is bound (cgroup.freeze), so that no process forks unbound, and\n"
+"thawed after (unless it was frozen before).  A cgroup without a process\n"
+"is an error.  Processes that join it later are not bound unless their\n"
+"parent was.\n";
 
-static int set_key(int serial, pid_t pid, unsigned long flags)
+static int bind_pidfd(int serial, int pidfd, unsigned long flags)
 {
-	int pidfd = -1, ret, e;
+	return prctl(PR_SET_MKTME_KEY, serial, pidfd, flags, 0) ? -errno : 0;
+}
+
+int set_key(int serial, pid_t pid, unsigned long flags)
+{
+	int pidfd = -1, ret;
 
 	if (pid != getpid()) {
 		pidfd = syscall(__NR_pidfd_open, pid, 0);
 		if (pidfd < 0)
 			return -errno;
 	}
-	ret = prctl(PR_SET_MKTME_KEY, serial, pidfd, flags, 0);
-	e = errno;
+	ret = bind_pidfd(serial, pidfd, flags);
 	if (pidfd >= 0)
 		close(pidfd);
-	return ret ? -e : 0;
+	return ret;
 }
 
-static int read_cgroup(const char *spec, char *dir, size_t size, pid_t **pids, int *n)
+/* The cgroup v2 directory of @spec: absolute, or below /sys/fs/cgroup */
+static int cgroup_dir(const char *spec, char *dir, size_t size)
 {
-	char path[PATH_MAX + 32], line[64];
-	pid_t *p = NULL, *t;
-	FILE *f = NULL;
-	long pid;
-	int cnt = 0;
+	char path[PATH_MAX + 32];
 
 	if (spec[0] == '/') {
 		snprintf(dir, size, "%s", spec);
 		snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-		f = fopen(path, "r");
+		if (!access(path, R_OK))
+			return 0;
 	}
-	if (!f) {
-		rpath(dir, size, "/sys/fs/cgroup/%s", spec + (spec[0] == '/'));
-		snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-		f = fopen(path, "r");
-		if (!f)
-			return -errno;
-	}
+	rpath(dir, size, "/sys/fs/cgroup/%s", spec + (spec[0] == '/'));
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	return access(path, R_OK) ? -errno : 0;
+}
+
+static int read_pids(const char *dir, pid_t **pids, int *n)
+{
+	char path[PATH_MAX + 32], line[64];
+	pid_t *p = NULL, *t;
+	int cnt = 0;
+	long pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
 		if (!parse_uint(line, INT_MAX, &pid))
 			continue;
 		t = realloc(p, (cnt + 1) * sizeof(*p));
-		if (!t)
-			break;
+		if (!t) {
+			free(p);
+			fclose(f);
+			return -ENOMEM;
+		}
 		p = t;
 		p[cnt++] = pid;
 	}
@@ -207,6 +165,141 @@ static int read_cgroup(const char *spec, char *dir, size_t size, pid_t **pids, i
 	*pids = p;
 	*n = cnt;
 	return 0;
+}
+
+static int write_cgroup_file(const char *dir, const char *file, const char *val)
+{
+	char path[PATH_MAX + 32];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Freeze the cgroup and everything below it, and wait until it is: 1 if
+ * we froze it, 0 if it was frozen already, -errno.
+ */
+static int freeze_cgroup(const char *dir)
+{
+	char path[PATH_MAX + 32], buf[256];
+	int ret, i;
+
+	snprintf(path, sizeof(path), "%s/cgroup.freeze", dir);
+	if (read_str(path, buf, sizeof(buf)))
+		return -errno;
+	if (!strcmp(buf, "1"))
+		return 0;
+	ret = write_cgroup_file(dir, "cgroup.freeze", "1");
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
+	for (i = 0; i < 200; i++) {
+		if (!read_str(path, buf, sizeof(buf)) && strstr(buf, "frozen 1"))
+			return 1;
+		usleep(50 * 1000);
+	}
+	write_cgroup_file(dir, "cgroup.freeze", "0");
+	return -ETIMEDOUT;
+}
+
+/* What bind did to each process: 0 bound, ESRCH gone, else the errno */
+struct bound {
+	pid_t *pids;
+	int *res;
+	int n, ncgroups;
+};
+
+static int add_result(struct bound *b, pid_t pid, int res)
+{
+	pid_t *p = realloc(b->pids, (b->n + 1) * sizeof(*p));
+	int *r;
+
+	if (!p)
+		return -ENOMEM;
+	b->pids = p;
+	r = realloc(b->res, (b->n + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	b->res = r;
+	b->pids[b->n] = pid;
+	b->res[b->n++] = res;
+	return 0;
+}
+
+static bool listed(pid_t pid, const pid_t *pids, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+/*
+ * Bind the processes of @dir, then of the cgroups below it.  By pidfd: a
+ * pidfd opened for a PID that cgroup.procs lists again afterwards refers
+ * to that process, not one that reused the PID, as long as the bind
+ * finds it alive.
+ */
+static int bind_cgroup(const char *dir, int serial, unsigned long flags, struct bound *b)
+{
+	pid_t *pids = NULL, *again = NULL;
+	int n = 0, n2 = 0, *fds, ret, i;
+	char sub[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	ret = read_pids(dir, &pids, &n);
+	if (ret)
+		return ret;
+	fds = calloc(n ? n : 1, sizeof(*fds));
+	if (!fds) {
+		free(pids);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		fds[i] = syscall(__NR_pidfd_open, pids[i], 0);
+	ret = read_pids(dir, &again, &n2);
+	for (i = 0; i < n && !ret; i++) {
+		int e;
+
+		if (fds[i] < 0)
+			e = errno == ESRCH ? ESRCH : EBADF;
+		else if (!listed(pids[i], again, n2))
+			e = ESRCH;	/* exited, or moved out of the cgroup */
+		else
+			e = -bind_pidfd(serial, fds[i], flags);
+		ret = add_result(b, pids[i], e);
+	}
+	for (i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	free(pids);
+	free(again);
+	if (ret)
+		return ret;
+	b->ncgroups++;
+
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while (!ret && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
+		ret = bind_cgroup(sub, serial, flags, b);
+		if (ret == -ENOENT)
+			ret = 0;	/* removed meanwhile */
+	}
+	closedir(d);
+	return ret;
 }
 
 int cmd_bind(int argc, char **argv)
@@ -223,8 +316,9 @@ int cmd_bind(int argc, char **argv)
 	unsigned long flags = PR_MKTME_REKEY;
 	struct mkey *keys = NULL, *k;
 	int nkeys = 0, opt, i, npids = 0, nbound = 0, ngone = 0, nfail = 0;
-	int first_err = 0, code;
-	pid_t *pids = NULL, *res;
+	int first_err = 0, code, *res;
+	struct bound b = { 0 };
+	pid_t *pids;
 	char dir[PATH_MAX];
 	long pid = 0;
 
@@ -275,34 +369,42 @@ int cmd_bind(int argc, char **argv)
 	}
 
 	if (cgroup) {
-		int e = read_cgroup(cgroup, dir, sizeof(dir), &pids, &npids);
+		int e = cgroup_dir(cgroup, dir, sizeof(dir)), frozen;
 
 		if (e) {
 			free(keys);
 			return fail(MX_ERROR, "cannot read %s/cgroup.procs: %s — give a cgroup v2 directory, absolute or below /sys/fs/cgroup",
 				    cgroup, strerror(-e));
 		}
-	} else {
-		pids = malloc(sizeof(*pids));
-		if (!pids) {
+		frozen = freeze_cgroup(dir);
+		if (frozen < 0) {
 			free(keys);
-			return fail(MX_ERROR, "out of memory");
+			return fail(errno_exit(-frozen), "cannot freeze %s (cgroup.freeze): %s — give a cgroup v2 directory other than the root",
+				    dir, strerror(-frozen));
 		}
-		pids[0] = pid;
-		npids = 1;
+		e = bind_cgroup(dir, k->serial, flags, &b);
+		if (frozen)
+			write_cgroup_file(dir, "cgroup.freeze", "0");
+		if (e) {
+			code = fail(b.n ? MX_PARTIAL : MX_ERROR, "cannot bind every process of %s: %s",
+				    dir, strerror(-e));
+			goto out;
+		}
+		if (!b.n) {
+			code = fail(MX_ERROR, "no process in %s or below: nothing bound (processes that join later would not be)",
+				    dir);
+			goto out;
+		}
+	} else if (add_result(&b, pid, -set_key(k->serial, pid, flags))) {
+		code = fail(MX_ERROR, "out of memory");
+		goto out;
 	}
-
-	/* res[i]: 0 bound, ESRCH gone, else the errno */
-	res = calloc(npids ? npids : 1, sizeof(*res));
-	if (!res) {
-		free(keys);
-		free(pids);
-		return fail(MX_ERROR, "out of memory");
-	}
+	pids = b.pids;
+	res = b.res;
+	npids = b.n;
 	for (i = 0; i < npids; i++) {
-		int e = -set_key(k->serial, pids[i], flags);
+		int e = res[i];
 
-		res[i] = e;
 		if (!e) {
 			nbound++;
 		} else if (e == ESRCH && cgroup) {
@@ -336,7 +438,7 @@ int cmd_bind(int argc, char **argv)
 			printf("}\n");
 		}
 	} else if (json) {
-		int b = 0;
+		int c = 0;
 
 		printf("{\"schema\":\"%s\",\"command\":\"bind\",\"exit\":%d,\"serial\":%d,\"name\":",
 		       SCHEMA, code, k->serial);
@@ -345,43 +447,45 @@ int cmd_bind(int argc, char **argv)
 		if (cgroup) {
 			printf(",\"cgroup\":");
 			json_str(dir);
+			printf(",\"cgroups\":%d", b.ncgroups);
 		}
 		printf(",\"bound\":[");
 		for (i = 0; i < npids; i++)
 			if (!res[i])
-				printf("%s%d", b++ ? "," : "", pids[i]);
+				printf("%s%d", c++ ? "," : "", pids[i]);
 		printf("],\"gone\":[");
-		b = 0;
+		c = 0;
 		for (i = 0; i < npids; i++)
 			if (res[i] == ESRCH && cgroup)
-				printf("%s%d", b++ ? "," : "", pids[i]);
+				printf("%s%d", c++ ? "," : "", pids[i]);
 		printf("],\"failed\":[");
-		b = 0;
+		c = 0;
 		for (i = 0; i < npids; i++) {
 			if (!res[i] || (res[i] == ESRCH && cgroup))
 				continue;
-			printf("%s{\"pid\":%d,\"errno\":%d,\"error\":", b++ ? "," : "", pids[i], res[i]);
+			printf("%s{\"pid\":%d,\"errno\":%d,\"error\":", c++ ? "," : "", pids[i], res[i]);
 			json_str(strerror(res[i]));
 			printf("}");
 		}
 		printf("]}\n");
 	} else if (cgroup) {
-		printf("bound %d of %d processes in %s to key '%s' (serial %d, KeyID %d)%s",
-		       nbound, npids, dir, k->name, k->serial, k->keyid,
+		printf("bound %d of %d processes in %s", nbound, npids, dir);
+		if (b.ncgroups > 1)
+			printf(" and the %d cgroups below it", b.ncgroups - 1);
+		printf(" to key '%s' (serial %d, KeyID %d)%s", k->name, k->serial, k->keyid,
 		       flags ? ", existing memory re-keyed" : "");
 		if (ngone)
 			printf("; %d exited meanwhile", ngone);
 		if (nfail)
 			printf("; %d failed", nfail);
 		printf("\n");
-		if (!npids)
-			printf("the cgroup has no process: nothing bound\n");
 	} else {
 		printf("bound pid %d to key '%s' (serial %d, KeyID %d)%s\n", pids[0], k->name,
 		       k->serial, k->keyid, flags ? ", existing memory re-keyed" : "");
 	}
-	free(res);
-	free(pids);
+out:
+	free(b.res);
+	free(b.pids);
 	free(keys);
 	return code;
 }

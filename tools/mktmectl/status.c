@@ -244,8 +244,9 @@ static const char list_help[] =
 "Usage: mktmectl list [--json]\n"
 "\n"
 "List every mktme key visible in /proc/keys: serial, name, KeyID, type,\n"
-"algorithm, owner, state, pages encrypted with it (Rss of the VMAs with its\n"
-"KeyID in every process) and the processes whose default key it is.\n";
+"algorithm, owner, state, the pages allocated under its KeyID (as the\n"
+"kernel counts them; - for a revoked key) and the processes whose default\n"
+"key it is.\n";
 
 static void owner_name(unsigned int uid, char *buf, size_t size)
 {
@@ -288,8 +289,11 @@ int cmd_list(int argc, char **argv)
 			json_str(k->alg);
 			printf(",\"uid\":%u,\"owner\":", k->uid);
 			json_str(owner);
-			printf(",\"revoked\":%s,\"pages\":%ld,\"processes\":[",
-			       k->revoked ? "true" : "false", pages(k->kb));
+			printf(",\"revoked\":%s,\"pages\":", k->revoked ? "true" : "false");
+			json_long(k->pages);
+			printf(",\"users\":");
+			json_long(k->nusers);
+			printf(",\"processes\":[");
 			for (int j = 0; j < np; j++) {
 				if (!proc_bound(&ps[j], k))
 					continue;
@@ -300,9 +304,13 @@ int cmd_list(int argc, char **argv)
 			printf("]}");
 			continue;
 		}
-		printf("%-10d %-16s %5d %-10s %-11s %-8s %-7s %7ld ", k->serial, k->name,
+		printf("%-10d %-16s %5d %-10s %-11s %-8s %-7s ", k->serial, k->name,
 		       k->keyid, *k->type ? k->type : "-", *k->alg ? k->alg : "-", owner,
-		       k->revoked ? "revoked" : "live", pages(k->kb));
+		       k->revoked ? "revoked" : "live");
+		if (k->pages >= 0)
+			printf("%7ld ", k->pages);
+		else
+			printf("%7s ", "-");
 		for (int j = 0; j < np; j++)
 			if (proc_bound(&ps[j], k))
 				printf("%s%d", b++ ? "," : "", ps[j].pid);

@@ -47,7 +47,7 @@ if [ ! -d /sys/kernel/mm/mktme ]; then
 	check "status explains why" sh -c "echo '$out' | grep -q 'FAIL kernel'"
 	exit $((failed > 0))
 fi
-echo "1..38"
+echo "1..42"
 
 # status
 out=$(mktmectl status 2>&1); rc=$?
@@ -170,8 +170,41 @@ if [ -f $cg/cgroup.procs ] && mkdir -p $cg/gtest 2>/dev/null; then
 	echo "$out" | diag
 	echo "$out" | grep -q "^bound 1 of 1 processes in $cg/gtest"
 	check "bind --cgroup binds its process" [ $? = 0 ]
+	k2id=$(list_field "$k2" 3)
+	# a slice with no process of its own: its pod's are bound
+	mkdir -p $cg/gtest-slice/pod
+	sleep 100 &
+	ppid=$!
+	pids="$pids $ppid"
+	echo "$ppid" >$cg/gtest-slice/pod/cgroup.procs
+	out=$(mktmectl bind "$k2" --cgroup gtest-slice 2>&1)
+	echo "$out" | diag
+	check "bind --cgroup of a slice binds the processes below it" \
+		grep -q "^MktmeKeyID:[[:space:]]*$k2id\$" "/proc/$ppid/status"
+	check "and thaws it after ($(cat $cg/gtest-slice/cgroup.freeze))" \
+		[ "$(cat $cg/gtest-slice/cgroup.freeze)" = 0 ]
+	mkdir -p $cg/gtest-empty
+	mktmectl bind "$k2" --cgroup gtest-empty 2>/dev/null
+	check "bind --cgroup of a cgroup without a process exits 6" [ $? = 6 ]
+	# a process that forks all the time: frozen while bound, none escapes
+	mkdir -p $cg/gtest-fork
+	sh -c 'echo $$ >'$cg/gtest-fork/cgroup.procs'; while :; do sleep 3 & sleep 0.02; done' &
+	fpid=$!
+	pids="$pids $fpid"
+	sleep 1
+	mktmectl bind "$k2" --cgroup gtest-fork >/dev/null 2>&1
+	sleep 0.5
+	esc=0
+	while read -r p; do
+		grep -q "^MktmeKeyID:[[:space:]]*$k2id\$" "/proc/$p/status" 2>/dev/null ||
+			{ [ -d "/proc/$p" ] && esc=$((esc + 1)); }
+	done <$cg/gtest-fork/cgroup.procs
+	check "bind --cgroup of a forking process: no child escaped unbound ($esc)" [ "$esc" = 0 ]
+	kill "$fpid" 2>/dev/null
 else
-	ok "bind --cgroup # SKIP no cgroup2 hierarchy"
+	for t in "binds its process" "of a slice" "thaws" "without a process" "of a forking process"; do
+		ok "bind --cgroup $t # SKIP no cgroup2 hierarchy"
+	done
 fi
 
 # --owner gives a key to another user, and purge --user finds it
@@ -216,6 +249,12 @@ out=$(mktmectl purge --user root --yes 2>&1)
 echo "$out" | grep -q "no live mktme key owned by 'root'"
 check "a second purge finds nothing to do" [ $? = 0 ]
 
-[ -d $cg/gtest ] && { for p in $pids; do kill "$p" 2>/dev/null; done; sleep 0.5; rmdir $cg/gtest 2>/dev/null; }
+if [ -d $cg/gtest ]; then
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	sleep 0.5
+	while read -r p; do kill "$p" 2>/dev/null; done <$cg/gtest-fork/cgroup.procs
+	sleep 0.5
+	rmdir $cg/gtest $cg/gtest-slice/pod $cg/gtest-slice $cg/gtest-empty $cg/gtest-fork 2>/dev/null
+fi
 echo "# $failed of $n failed"
 [ "$failed" = 0 ]
