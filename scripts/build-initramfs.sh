@@ -80,8 +80,11 @@ copy_dynamic() {
 		copy_libs "$f"
 	done
 }
-# Debian's keyctl, for mktmectl/guest.sh's session keyrings
-copy_dynamic /usr/bin/keyctl
+# Debian's keyctl (mktmectl/guest.sh's session keyrings) and crun
+copy_dynamic /usr/bin/keyctl /usr/bin/crun
+cp "$top/tools/mktmectl/tests/oci-crun.sh" "$root/tests/mktmectl/oci-crun.sh"
+chmod +x "$root/tests/mktmectl/oci-crun.sh"
+echo "mktmectl/oci-crun.sh" >>"$root/tests/list"
 
 # make demo's guest side
 echo "build-initramfs: building the demo"

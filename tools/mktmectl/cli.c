@@ -95,6 +95,7 @@ static const char main_help[] =
 "  exec --key KEY -- CMD [ARGS]       run CMD under KEY\n"
 "  revoke KEY [--yes]                 revoke KEY: erase its memory\n"
 "  purge --user USER [--yes]          revoke every key of USER\n"
+"  oci-hook [createRuntime|poststop]  an OCI runtime hook: a key per container\n"
 "\n"
 "KEY is a serial or a key name.  'mktmectl COMMAND --help' tells more.\n"
 "Exit status: 0 ok, 1 usage, 2 permission, 3 MKTME unsupported,\n"
@@ -111,6 +112,7 @@ static const struct {
 	{ "exec", cmd_exec },
 	{ "revoke", cmd_revoke },
 	{ "purge", cmd_purge },
+	{ "oci-hook", cmd_oci_hook },
 };
 
 int main(int argc, char **argv)

@@ -137,7 +137,7 @@ static const char add_help[] =
 "stays in your keyring for 'bind' and 'exec'.\n"
 "NAME: 1 to 255 printable characters, no blank, no ':', not all digits.\n";
 
-static const char *valid_name(const char *s)
+const char *valid_name(const char *s)
 {
 	size_t len = strlen(s);
 

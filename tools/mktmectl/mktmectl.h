@@ -12,8 +12,8 @@
  *
  * cli.c: the command line and main(); keys.c: /proc/keys, add, revoke,
  * purge; procs.c: /proc/<pid>, bind, exec; status.c: status, list;
- * output.c: messages, errors and exit codes; system.c: files below
- * MKTMECTL_ROOT, users.
+ * oci.c: the OCI runtime hook; output.c: messages, errors and exit
+ * codes; system.c: files below MKTMECTL_ROOT, users.
  */
 #ifndef MKTMECTL_H
 #define MKTMECTL_H
@@ -120,6 +120,8 @@ bool name_uid(const char *name, unsigned int *uid);
 bool parse_uint(const char *s, long max, long *out);
 
 /* keys.c */
+int load_keys(struct mkey **keys, int *nkeys);
+const char *valid_name(const char *s);
 int lookup(const char *spec, struct mkey **keys, int *nkeys,
 	   struct mproc **ps, int *np);
 int cmd_add(int argc, char **argv);

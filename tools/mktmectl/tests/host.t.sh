@@ -21,16 +21,17 @@ failed=0
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; }
 
-# golden NAME ROOT ARGS...: run with stdin from /dev/null, compare
-# stdout, stderr and exit code with golden/NAME.{out,err,rc}
+# golden NAME ROOT ARGS...: run with stdin from /dev/null (or $stdin),
+# compare stdout, stderr and exit code with golden/NAME.{out,err,rc}
+stdin=/dev/null
 golden() {
 	name=$1 r=$2
 	shift 2
 	rc=0
 	if [ "$r" = - ]; then
-		"$bin" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
+		"$bin" "$@" >"$tmp/out" 2>"$tmp/err" <"$stdin" || rc=$?
 	else
-		MKTMECTL_ROOT=$fix/$r "$bin" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
+		MKTMECTL_ROOT=$fix/$r "$bin" "$@" >"$tmp/out" 2>"$tmp/err" <"$stdin" || rc=$?
 	fi
 	echo "$rc" >"$tmp/rc"
 	if [ "$update" = --update ]; then
@@ -55,7 +56,7 @@ golden help-short - -h
 golden version - --version
 golden bad-global-option - --frobnicate list
 golden unknown-command - frobnicate
-for v in status list add bind exec revoke purge; do
+for v in status list add bind exec revoke purge oci-hook; do
 	golden "help-$v" - "$v" --help
 done
 
@@ -100,6 +101,27 @@ golden purge-missing-user-arg - purge --user
 golden purge-unknown-user enabled purge --user nosuchuser --yes
 golden purge-extra-arg - purge --user 0 --yes extra
 golden purge-not-a-tty enabled purge --user alice
+
+# oci-hook: the container state on stdin
+# golden_state NAME JSON ROOT ARGS...: golden with JSON on stdin
+golden_state() {
+	name=$1
+	printf '%s' "$2" >"$tmp/state"
+	shift 2
+	stdin=$tmp/state golden "$name" "$@"
+	stdin=/dev/null
+}
+golden oci-hook-no-state - oci-hook createRuntime
+golden_state oci-hook-not-json 'nope' - oci-hook poststop
+golden_state oci-hook-not-object '[1]' - oci-hook poststop
+golden_state oci-hook-no-id '{"status":"stopped"}' - oci-hook
+golden_state oci-hook-bad-id '{"id":"a:b","status":"stopped"}' - oci-hook
+golden_state oci-hook-no-phase '{"id":"c1","status":"running"}' - oci-hook
+golden oci-hook-bad-phase - oci-hook prestart
+golden oci-hook-extra-arg - oci-hook poststop extra
+golden oci-hook-bad-type - oci-hook createRuntime --type rsa
+golden_state oci-hook-no-pid '{"id":"c1","status":"creating"}' enabled oci-hook createRuntime
+golden_state oci-hook-unsupported '{"id":"c1","status":"stopped"}' notme oci-hook
 
 # what needs MKTME says so (this host has none, or the fake root lacks it)
 golden list-unsupported notme list
