@@ -51,8 +51,8 @@ done
 for t in $mm_tests; do echo "mm-keyed/$t" >>"$root/tests/list"; done
 
 # The admin tool, static, and its in-guest test
-echo "build-initramfs: building libmktme and mktmectl"
-for t in libmktme mktmectl; do
+echo "build-initramfs: building libmktme, mktmectl and pam_mktme"
+for t in libmktme mktmectl pam_mktme; do
 	make -s -C "$top/tools/$t" O="$out/$t" LIBMKTME_O="$out/libmktme" STATIC=1 \
 		KHDR_INCLUDES="-isystem $obj/usr/include" CC="ccache gcc" >"$out/$t.log" 2>&1 ||
 		{ cat "$out/$t.log" >&2; echo "build-initramfs: $t did not build" >&2; exit 1; }
@@ -80,11 +80,23 @@ copy_dynamic() {
 		copy_libs "$f"
 	done
 }
-# Debian's keyctl (mktmectl/guest.sh's session keyrings) and crun
-copy_dynamic /usr/bin/keyctl /usr/bin/crun
+# Debian's keyctl, crun, libpam and pamtester, and pam_mktme with its
+# libmktme
+pam=/lib/x86_64-linux-gnu/security
+copy_dynamic /usr/bin/keyctl /usr/bin/crun /usr/bin/pamtester "$pam/pam_exec.so" "$pam/pam_permit.so"
 cp "$top/tools/mktmectl/tests/oci-crun.sh" "$root/tests/mktmectl/oci-crun.sh"
 chmod +x "$root/tests/mktmectl/oci-crun.sh"
 echo "mktmectl/oci-crun.sh" >>"$root/tests/list"
+cp "$out/libmktme/libmktme.so.0" "$root/lib/x86_64-linux-gnu/"
+cp "$out/pam_mktme/pam_mktme.so" "$root$pam/"
+copy_libs "$root$pam/pam_mktme.so"
+printf '%s\n' "passwd: files" "group: files" >"$root/etc/nsswitch.conf"
+mkdir -p "$root/tests/pam_mktme"
+cp "$top/tools/pam_mktme/tests/guest.sh" "$root/tests/pam_mktme/guest.sh"
+chmod +x "$root/tests/pam_mktme/guest.sh"
+ccache gcc -O2 -Wall -Wextra -static -isystem "$obj/usr/include" \
+	-o "$root/tests/pam_mktme/session-child" "$top/tools/pam_mktme/tests/session-child.c"
+echo "pam_mktme/guest.sh" >>"$root/tests/list"
 
 # make demo's guest side
 echo "build-initramfs: building the demo"

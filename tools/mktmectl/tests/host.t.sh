@@ -170,25 +170,29 @@ else
 fi
 
 # the scripts themselves
+# (and pam_mktme's guest test, which has no host test of its own)
+scripts="$here/guest.sh $here/oci-crun.sh $here/host.t.sh $here/../../pam_mktme/tests/guest.sh"
 if command -v shellcheck >/dev/null; then
-	if shellcheck -s sh "$here/guest.sh" "$here/host.t.sh" >"$tmp/sc" 2>&1; then
-		ok "shellcheck guest.sh host.t.sh"
+	# shellcheck disable=SC2086 # $scripts: paths without blanks
+	if shellcheck -s sh $scripts >"$tmp/sc" 2>&1; then
+		ok "shellcheck the guest and host tests"
 	else
-		notok "shellcheck guest.sh host.t.sh"
+		notok "shellcheck the guest and host tests"
 		sed 's/^/# /' "$tmp/sc"
 	fi
 else
-	ok "shellcheck guest.sh host.t.sh # SKIP shellcheck not installed"
+	ok "shellcheck the guest and host tests # SKIP shellcheck not installed"
 fi
-if command -v busybox >/dev/null; then
-	if busybox sh -n "$here/guest.sh"; then
-		ok "busybox sh -n guest.sh"
+for s in $scripts; do
+	t="busybox sh -n ${s#"$here/"}"
+	if ! command -v busybox >/dev/null; then
+		ok "$t # SKIP busybox not installed"
+	elif busybox sh -n "$s"; then
+		ok "$t"
 	else
-		notok "busybox sh -n guest.sh"
+		notok "$t"
 	fi
-else
-	ok "busybox sh -n guest.sh # SKIP busybox not installed"
-fi
+done
 
 if bash -n "$here/../mktmectl.bash-completion" 2>"$tmp/err"; then
 	ok "bash -n mktmectl.bash-completion"
