@@ -5,12 +5,14 @@
 # make bench   measure what MKTME costs the kernel (on the model, -icount)
 # make shell   boot the guest with a shell on the console
 # make series  emit the kernel series as git format-patch files
+# make install install mktmectl, libmktme and pam_mktme (PREFIX, DESTDIR)
+# make debs    build the Debian packages of them into build/deb
 #
 # Both main targets install what they need (apt, as root) on Debian 12.
 
 S := scripts
 
-.PHONY: all deps qemu kernel kernel-debug kernel-nomktme initramfs emulator-tests build check demo bench shell series clean distclean
+.PHONY: all userspace install debs deps qemu kernel kernel-debug kernel-nomktme initramfs emulator-tests build check demo bench shell series clean distclean
 
 all: build
 
@@ -60,8 +62,25 @@ shell: build
 series: deps
 	@$(S)/format-series.sh
 
+# The user-space half, which needs no kernel build: libmktme, mktmectl
+# (linked dynamically) and pam_mktme, in build/userspace.  make install
+# takes PREFIX (/usr/local), LIBDIR ($(PREFIX)/lib), PAMDIR (where
+# libpam looks for modules: /lib/x86_64-linux-gnu/security on Debian;
+# $(LIBDIR)/security unless given) and DESTDIR.
+USERSPACE = $(foreach t,libmktme mktmectl pam_mktme,$(MAKE) -s -C tools/$(t) \
+	O=$(CURDIR)/build/userspace/$(t) LIBMKTME_O=$(CURDIR)/build/userspace/libmktme $(1) &&) true
+
+userspace:
+	@$(call USERSPACE,all)
+
+install: userspace
+	@$(call USERSPACE,install)
+
+debs:
+	@$(S)/build-debs.sh
+
 clean:
-	rm -rf build/kbuild build/kbuild-debug build/kbuild-nomktme build/initramfs build/check build/run build/demo build/bench build/qemu/obj build/emulator-tests build/series build/series-git
+	rm -rf build/userspace build/deb build/kbuild build/kbuild-debug build/kbuild-nomktme build/initramfs build/check build/run build/demo build/bench build/qemu/obj build/emulator-tests build/series build/series-git
 
 distclean:
 	rm -rf build

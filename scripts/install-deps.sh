@@ -8,7 +8,7 @@ PKGS="build-essential flex bison bc cpio kmod xz-utils rsync python3 ccache
 libelf-dev libssl-dev openssl libkeyutils-dev keyutils busybox-static
 linux-source-6.12 dpkg-dev ninja-build meson pkg-config libglib2.0-dev
 libpixman-1-dev libfdt-dev zlib1g-dev seabios ipxe-qemu socat gcc-multilib
-libjson-c-dev crun libpam0g-dev pamtester"
+libjson-c-dev libpam0g-dev pamtester crun debhelper"
 
 missing=""
 for p in $PKGS; do
