@@ -319,6 +319,15 @@ static int mktme_instantiate(struct key *key, struct key_preparsed_payload *prep
 	p->alg = o->alg;
 	mktme_keyid_set_owner(keyid, key);
 	WRITE_ONCE(keyid_serials[keyid], key->serial);
+	/*
+	 * Revoking is how memory is erased: the key's owner and group may
+	 * see and revoke it also where they do not possess it (a unit's
+	 * private keyring, a session keyring of pam_keyinit or of a container
+	 * runtime), which the default permissions (owner: view) do not allow.
+	 * Using it still takes Search: possession, or a grant.
+	 */
+	WRITE_ONCE(key->perm, key->perm | KEY_USR_VIEW | KEY_USR_SETATTR |
+		   KEY_GRP_VIEW | KEY_GRP_SETATTR);
 	rcu_assign_keypointer(key, p);
 	return 0;
 err_free:

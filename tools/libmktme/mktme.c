@@ -33,18 +33,19 @@
 
 /*
  * keyctl(2) permissions (as <keyutils.h>): a possessor may do anything;
- * the owner and the key's group (0) may view, search and revoke.
+ * the owner and the key's group (0) may view and revoke, not use (that
+ * takes Search: possession, or a grant).  The
+ * kernel grants as much at add_key(), also where the caller does not
+ * possess the keyring it adds to (KEY_SPEC_* names it possessed, the key
+ * not); setting them again says so to a reader and fixes the group.
  */
 #define PERM_POS_ALL		0x3f000000U
 #define PERM_USR_VIEW		0x00010000U
-#define PERM_USR_SEARCH		0x00080000U
 #define PERM_USR_SETATTR	0x00200000U
 #define PERM_GRP_VIEW		0x00000100U
-#define PERM_GRP_SEARCH		0x00000800U
 #define PERM_GRP_SETATTR	0x00002000U
-#define KEY_PERMS	(PERM_POS_ALL | PERM_USR_VIEW | PERM_USR_SEARCH | \
-			 PERM_USR_SETATTR | PERM_GRP_VIEW | PERM_GRP_SEARCH | \
-			 PERM_GRP_SETATTR)
+#define KEY_PERMS	(PERM_POS_ALL | PERM_USR_VIEW | PERM_USR_SETATTR | \
+			 PERM_GRP_VIEW | PERM_GRP_SETATTR)
 
 static long keyctl(int cmd, unsigned long a2, unsigned long a3,
 		   unsigned long a4, unsigned long a5)

@@ -52,8 +52,9 @@ int mktme_available(void);
 
 /*
  * A new key called @name in @keyring (a MKTME_*_KEYRING or a keyring's
- * serial).  Its owner and group 0 may always view, search and revoke it,
- * so that root finds it without possessing it.  Fails with EEXIST if the
+ * serial).  Its owner and group 0 may always view and revoke it, so
+ * that root finds and erases it without possessing it (using it takes
+ * possession, or a grant of Search).  Fails with EEXIST if the
  * keyring holds a key of that name: keys are never replaced.
  */
 mktme_key_t mktme_key_add(const char *name, enum mktme_type type,

@@ -130,7 +130,7 @@ static const char add_help[] =
 "encrypt; user: the key and tweak come from getrandom(2) (needs the boot\n"
 "option mktme.user_keys=1; the material is never shown).  The key is\n"
 "linked into the user keyring (@u) unless --keyring says else.  Its owner\n"
-"and group 0 may view, search and revoke it, so that root finds it\n"
+"and group 0 may view and revoke it, so that root finds it\n"
 "without possessing it.\n"
 "--owner USER (a name or a uid; needs CAP_SYS_ADMIN) gives the key to USER,\n"
 "as a login hook does: 'purge --user USER' then finds it, while the key\n"

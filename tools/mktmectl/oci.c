@@ -127,7 +127,11 @@ static int create_runtime(struct json_object *state, const char *name,
 	if (n)
 		return fail(MX_ERROR, "a live key '%s' exists (serial %d): a container of that id is running, or its poststop hook did not run — revoke it ('mktmectl revoke %s')",
 			    name, serial, name);
-	serial = mktme_key_add(name, type, alg, KEY_SPEC_USER_KEYRING);
+	/*
+	 * In the session keyring the runtime gave us: possessed there, so the
+	 * bind may use it; it lives as long as the container uses it.
+	 */
+	serial = mktme_key_add(name, type, alg, KEY_SPEC_SESSION_KEYRING);
 	if (serial < 0) {
 		e = errno;
 		return fail(errno_exit(e), "cannot create key '%s': %s%s", name, strerror(e), hint(e));
