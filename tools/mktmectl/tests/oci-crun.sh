@@ -20,7 +20,8 @@ diag() { sed 's/^/# /'; }
 
 echo "TAP version 13"
 if [ ! -d /sys/kernel/mm/mktme ]; then
-	echo "1..0 # SKIP no MKTME in this kernel or machine"
+	echo "1..1"
+	echo "ok 1 all # SKIP no MKTME in this kernel or machine"
 	exit 0
 fi
 echo "1..14"
