@@ -222,6 +222,23 @@ static int bind_self(mktme_key_t key)
 	return ret;
 }
 
+/* The options and the user, or PAM_IGNORE for a user opted out */
+static int session_user(pam_handle_t *pamh, int argc, const char **argv,
+			struct options *o, struct passwd **pw)
+{
+	int ret = parse_options(pamh, argc, argv, o);
+
+	if (ret == PAM_SUCCESS)
+		ret = get_user(pamh, pw);
+	if (ret != PAM_SUCCESS)
+		return ret;
+	if (!skipped(o, *pw))
+		return PAM_SUCCESS;
+	if (o->debug)
+		pam_syslog(pamh, LOG_DEBUG, "user '%s' opted out", (*pw)->pw_name);
+	return PAM_IGNORE;
+}
+
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags,
 				   int argc, const char **argv)
 {
@@ -232,17 +249,9 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags,
 	int ret, fd;
 
 	(void)flags;
-	ret = parse_options(pamh, argc, argv, &o);
+	ret = session_user(pamh, argc, argv, &o, &pw);
 	if (ret != PAM_SUCCESS)
 		return ret;
-	ret = get_user(pamh, &pw);
-	if (ret != PAM_SUCCESS)
-		return ret;
-	if (skipped(&o, pw)) {
-		if (o.debug)
-			pam_syslog(pamh, LOG_DEBUG, "user '%s' opted out", pw->pw_name);
-		return PAM_IGNORE;
-	}
 	if (!mktme_available()) {
 		pam_syslog(pamh, LOG_ERR, "session of '%s' not encrypted: %s",
 			   pw->pw_name, mktme_strerror(errno));
@@ -300,14 +309,9 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags,
 	int ret, fd;
 
 	(void)flags;
-	ret = parse_options(pamh, argc, argv, &o);
+	ret = session_user(pamh, argc, argv, &o, &pw);
 	if (ret != PAM_SUCCESS)
 		return ret;
-	ret = get_user(pamh, &pw);
-	if (ret != PAM_SUCCESS)
-		return ret;
-	if (skipped(&o, pw))
-		return PAM_IGNORE;
 	fd = lock_state(&o, pw->pw_uid);
 	if (fd < 0) {
 		pam_syslog(pamh, LOG_ERR, "cannot lock %s/%u: %m", o.state_dir, pw->pw_uid);
